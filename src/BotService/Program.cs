@@ -1,3 +1,4 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
-app.Run();
+using BotService;
+
+var app = BotServiceApp.Build(args);
+await app.RunAsync();

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Text;
+using BotService.Knowledge.Indexing;
+using BotService.Knowledge.Search;
+
+namespace BotService.Knowledge.Answers;
+
+/// <summary>
+/// Turns ranked passages into the reply: the 1–3 sentences of the best passage that answer the question, then the
+/// source. It adds no words of its own to the clinic's text except the source line, the personal-advice pointer and
+/// the decline message.
+/// </summary>
+internal static class AnswerComposer
+{
+    private const int MaxSentences = 3;
+    private const int MinWords = 12;
+
+    public const string PersonalAdviceNote =
+        "I can't give personal medical advice, such as doses or changes to your own medication. " +
+        "Please ask the clinic's clinicians: they can look at your situation and answer safely.";
+
+    public static Answer Compose(InterpretedQuery query, IReadOnlyList<Candidate> candidates,
+        IReadOnlyDictionary<string, double> idf, AnswerOptions options)
+    {
+        var best = candidates.Count > 0 ? candidates[0] : null;
+        var confidence = best is null ? 0 : Confidence(query, best);
+        if (best is null || confidence < options.MinConfidence)
+        {
+            var decline = Decline(options);
+            return new Answer(false, query.AsksPersonalAdvice ? $"{PersonalAdviceNote}\n\n{decline}" : decline,
+                Math.Round(confidence, 3), [], query.Corrections, query.AsksPersonalAdvice);
+        }
+
+        var passage = best.Passage;
+        var excerpt = Excerpt(passage, query, idf);
+        var source = new AnswerSource(passage.Article.Title, passage.Article.Clinic, passage.Section, passage.Article.Path,
+            passage.Article.Updated);
+        var text = new StringBuilder();
+        if (query.AsksPersonalAdvice)
+        {
+            text.Append(PersonalAdviceNote).Append("\n\nIn general, the clinic's articles say: ");
+        }
+
+        text.Append(excerpt).Append("\n\n").Append(SourceLine(source));
+        return new Answer(true, text.ToString(), Math.Round(confidence, 3), [source], query.Corrections, query.AsksPersonalAdvice);
+    }
+
+    /// <summary>
+    /// How sure the bot is that the passage answers the question: the share of the question's meaning (its terms
+    /// weighted by rarity) that the passage covers, lowered when words had to be corrected or the passage lacks
+    /// the kind of fact asked for. See docs/quality.md for how it tracks accuracy.
+    /// </summary>
+    internal static double Confidence(InterpretedQuery query, Candidate best)
+    {
+        var c = best.Coverage;
+        if (!best.HasWantedType)
+        {
+            c *= 0.85;
+        }
+
+        c *= Math.Max(0.75, Math.Pow(0.92, query.Corrections.Count));
+        return Math.Clamp(c, 0, 1);
+    }
+
+    internal static string SourceLine(AnswerSource s)
+    {
+        var section = s.Section == s.Title ? string.Empty : $", section “{s.Section}”";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"Source: “{s.Title}”{section} ({s.Clinic}; updated {s.Updated:yyyy-MM-dd}).");
+    }
+
+    internal static string Decline(AnswerOptions options) =>
+        "I'm sorry, I couldn't find that in the clinic's articles, and I only answer from them. " +
+        $"I can help with {options.Topics}. For anything else, {options.ClinicContact}";
+
+    /// <summary>The window of 1–3 consecutive sentences that covers most of the question, padded if very short.</summary>
+    internal static string Excerpt(Passage passage, InterpretedQuery query, IReadOnlyDictionary<string, double> idf)
+    {
+        var units = passage.Units;
+        var bestStart = 0;
+        var bestLength = 1;
+        var bestScore = double.MinValue;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var start = 0; start < units.Count; start++)
+        {
+            seen.Clear();
+            var covered = 0.0;
+            var words = 0;
+            var hasType = false;
+            for (var length = 1; length <= MaxSentences && start + length <= units.Count; length++)
+            {
+                var u = units[start + length - 1];
+                words += u.WordCount;
+                hasType |= u.Answers(query.Wants, query.Terms);
+                foreach (var t in query.Terms)
+                {
+                    if (u.Terms.Contains(t) && seen.Add(t))
+                    {
+                        covered += idf[t];
+                    }
+                }
+
+                var score = covered + (hasType ? 1.0 : 0) - (0.01 * words);
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    bestStart = start;
+                    bestLength = length;
+                }
+            }
+        }
+
+        // Pad a very short excerpt ("$275 per infusion") with its neighbours so it reads as an answer.
+        var total = Enumerable.Range(bestStart, bestLength).Sum(i => units[i].WordCount);
+        while (total < MinWords && bestLength < MaxSentences)
+        {
+            if (bestStart + bestLength < units.Count)
+            {
+                total += units[bestStart + bestLength].WordCount;
+                bestLength++;
+            }
+            else if (bestStart > 0)
+            {
+                bestStart--;
+                bestLength++;
+                total += units[bestStart].WordCount;
+            }
+            else
+            {
+                break;
+            }
+        }
+
+        var sb = new StringBuilder();
+        for (var i = bestStart; i < bestStart + bestLength; i++)
+        {
+            if (sb.Length > 0)
+            {
+                sb.Append(' ');
+            }
+
+            var text = units[i].Text;
+            sb.Append(text);
+            if (!EndsSentence(text))
+            {
+                sb.Append('.');
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static bool EndsSentence(string s) => s.Length > 0 && s[^1] is '.' or '!' or '?' or ':' or ')' or '"' or '”' or '…';
+}

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using BotService.Knowledge.Answers;
+using BotService.Knowledge.Articles;
+using BotService.Knowledge.Indexing;
+using BotService.Knowledge.Search;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BotService.Knowledge;
+
+/// <summary>What the knowledge base holds now, for health checks and the operator.</summary>
+public sealed record KnowledgeStatus(
+    bool Ready,
+    long Generation,
+    int Articles,
+    int Passages,
+    int Problems,
+    DateTimeOffset? LoadedAt,
+    TimeSpan BuildTime);
+
+/// <summary>
+/// The answering core: owns the current index snapshot, answers questions from it, and swaps in a rebuilt snapshot
+/// when the articles change, without dropping requests in flight (each request holds a reference to the snapshot
+/// it started with). Thread-safe.
+/// </summary>
+public sealed partial class KnowledgeBase : IDisposable
+{
+    private readonly AnswerOptions _options;
+    private readonly ILogger _log;
+    private readonly TimeProvider _time;
+    private readonly Lock _loadLock = new();
+    private KnowledgeSnapshot? _current;
+    private long _generation;
+    private KnowledgeStatus _status = new(false, 0, 0, 0, 0, null, TimeSpan.Zero);
+
+    public KnowledgeBase(AnswerOptions options, ILogger<KnowledgeBase>? logger = null, TimeProvider? time = null)
+    {
+        _options = options;
+        _log = logger ?? (ILogger)NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public bool IsReady => Volatile.Read(ref _current) is not null;
+
+    public KnowledgeStatus Status => Volatile.Read(ref _status);
+
+    /// <summary>Reads the knowledge folder, builds a new index and swaps it in.</summary>
+    /// <returns>The problems found (each malformed file is skipped; the rest load).</returns>
+    public IReadOnlyList<KnowledgeProblem> Load(string root) => Load(KnowledgeSource.Load(root));
+
+    public IReadOnlyList<KnowledgeProblem> Load(KnowledgeSource source)
+    {
+        lock (_loadLock)
+        {
+            foreach (var p in source.Problems)
+            {
+                LogProblem(_log, p.Path, p.Line, p.Message);
+            }
+
+            if (source.Articles.Count == 0 && _current is not null)
+            {
+                // An empty or vanished folder is far more likely a mistake mid-edit than a wish to answer nothing.
+                LogKeptPrevious(_log, _current.Generation);
+                return source.Problems;
+            }
+
+            var watch = Stopwatch.StartNew();
+            var snapshot = KnowledgeSnapshot.Build(source, ++_generation);
+            watch.Stop();
+            var old = Interlocked.Exchange(ref _current, snapshot);
+            old?.Dispose();
+            Volatile.Write(ref _status, new KnowledgeStatus(true, snapshot.Generation, source.Articles.Count,
+                snapshot.Passages.Length, source.Problems.Count, _time.GetUtcNow(), watch.Elapsed));
+            LogLoaded(_log, snapshot.Generation, source.Articles.Count, snapshot.Passages.Length, source.Problems.Count,
+                watch.Elapsed.TotalMilliseconds);
+            return source.Problems;
+        }
+    }
+
+    /// <summary>Answers a question from the articles the audience may see.</summary>
+    /// <exception cref="KnowledgeNotReadyException">No index has been loaded yet.</exception>
+    public Answer Ask(string question, Audience audience)
+    {
+        ArgumentNullException.ThrowIfNull(question);
+        var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
+        try
+        {
+            var query = QueryInterpreter.Interpret(question, snapshot.Speller);
+            var candidates = Retriever.Search(snapshot, query, audience, out var idf);
+            return AnswerComposer.Compose(query, candidates, idf, _options);
+        }
+        finally
+        {
+            snapshot.Release();
+        }
+    }
+
+    /// <summary>
+    /// How a question was read and ranked, for tuning and for staff reviewing why an answer was chosen:
+    /// the corrected text, each term with its weight, and the top passages with their features.
+    /// </summary>
+    public string Explain(string question, Audience audience)
+    {
+        var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
+        try
+        {
+            var query = QueryInterpreter.Interpret(question, snapshot.Speller);
+            var candidates = Retriever.Search(snapshot, query, audience, out var idf);
+            var sb = new System.Text.StringBuilder();
+            sb.AppendLine(System.FormattableString.Invariant($"read as: {query.Text} | wants: {query.Wants} | personal advice: {query.AsksPersonalAdvice}"));
+            sb.AppendLine("terms: " + string.Join(", ", query.Terms.Select(t => System.FormattableString.Invariant($"{t}={idf[t]:F2}"))));
+            foreach (var c in candidates.Take(5))
+            {
+                sb.AppendLine(System.FormattableString.Invariant(
+                    $"  cov={c.Coverage:F2} score={c.Score:F2} type={c.HasWantedType} conf={AnswerComposer.Confidence(query, c):F2} [{c.Passage.Article.Path} > {c.Passage.Section}] {Truncate(c.Passage.Text, 110)}"));
+            }
+
+            return sb.ToString();
+        }
+        finally
+        {
+            snapshot.Release();
+        }
+    }
+
+    private static string Truncate(string s, int n) => s.Length <= n ? s : s[..n] + "…";
+
+    public void Dispose()
+    {
+        lock (_loadLock)
+        {
+            Interlocked.Exchange(ref _current, null)?.Dispose();
+        }
+    }
+
+    private KnowledgeSnapshot? Acquire()
+    {
+        while (true)
+        {
+            var snapshot = Volatile.Read(ref _current);
+            if (snapshot is null || snapshot.TryAcquire())
+            {
+                return snapshot;
+            }
+
+            // The snapshot closed between the read and the acquire: a reload swapped it out. Read again.
+        }
+    }
+
+    [LoggerMessage(1001, LogLevel.Warning, "Knowledge file {Path}:{Line} skipped: {Problem}")]
+    private static partial void LogProblem(ILogger logger, string path, int line, string problem);
+
+    [LoggerMessage(1002, LogLevel.Information,
+        "Knowledge generation {Generation} loaded: {Articles} articles, {Passages} passages, {Problems} problems, built in {BuildMs:F1} ms")]
+    private static partial void LogLoaded(ILogger logger, long generation, int articles, int passages, int problems, double buildMs);
+
+    [LoggerMessage(1003, LogLevel.Error, "No article could be loaded; still answering from generation {Generation}")]
+    private static partial void LogKeptPrevious(ILogger logger, long generation);
+}
+
+/// <summary>Thrown when a question arrives before the first index is built.</summary>
+public sealed class KnowledgeNotReadyException() : InvalidOperationException("The knowledge index is still loading.");

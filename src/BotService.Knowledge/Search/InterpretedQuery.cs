@@ -1,0 +1,103 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using BotService.Knowledge.Analysis;
+using BotService.Knowledge.Indexing;
+using Lucene.Net.Analysis;
+using Lucene.Net.Analysis.TokenAttributes;
+
+namespace BotService.Knowledge.Search;
+
+/// <summary>A word of the question that was read as another word ("prise" as "price").</summary>
+public sealed record Correction(string From, string To);
+
+/// <summary>A question as the retriever sees it: its analysed terms (after typo correction) and what it asks for.</summary>
+/// <param name="Clauses">The terms of each clause ("I'm not in crisis, just curious about KAP" has two), so a
+/// question is judged by its best-covered part as well as by the whole.</param>
+internal sealed record InterpretedQuery(
+    string Text,
+    IReadOnlyList<string> Terms,
+    IReadOnlyList<IReadOnlyList<string>> Clauses,
+    IReadOnlyList<Correction> Corrections,
+    AnswerTypes Wants,
+    bool AsksPersonalAdvice);
+
+internal static partial class QueryInterpreter
+{
+    private static readonly ClinicAnalyzer QueryAnalyzer = ClinicAnalyzer.ForQueries();
+    private static readonly SurfaceAnalyzer Surface = new();
+
+    public static InterpretedQuery Interpret(string question, SpellingCorrector speller)
+    {
+        var normalized = question.Replace('’', '\'').Replace('‘', '\'');
+        var corrections = new List<Correction>();
+        var corrected = Correct(normalized, speller, corrections);
+        var clauses = ClauseBreak().Split(corrected)
+            .Select(Analyze)
+            .Where(c => c.Count > 0)
+            .ToArray();
+        var terms = clauses.SelectMany(c => c).Distinct(StringComparer.Ordinal).ToList();
+        return new InterpretedQuery(corrected, terms, clauses, corrections, AnswerTypeDetector.InQuestion(corrected),
+            PersonalAdvice().IsMatch(normalized));
+    }
+
+    /// <summary>Replaces words the corpus does not know with their closest known word, keeping everything else.</summary>
+    private static string Correct(string text, SpellingCorrector speller, List<Correction> corrections)
+    {
+        StringBuilder? sb = null;
+        var last = 0;
+        using var stream = Surface.GetTokenStream("words", text);
+        var term = stream.AddAttribute<ICharTermAttribute>();
+        var offset = stream.AddAttribute<IOffsetAttribute>();
+        stream.Reset();
+        while (stream.IncrementToken())
+        {
+            var word = term.ToString();
+            if (StopWords.Contains(word) || speller.Correct(word) is not { } fix)
+            {
+                continue;
+            }
+
+            sb ??= new StringBuilder(text.Length + 8);
+            sb.Append(text, last, offset.StartOffset - last).Append(fix);
+            last = offset.EndOffset;
+            corrections.Add(new Correction(word, fix));
+        }
+
+        stream.End();
+        return sb is null ? text : sb.Append(text, last, text.Length - last).ToString();
+    }
+
+    internal static List<string> Analyze(string text)
+    {
+        var terms = new List<string>();
+        using var stream = QueryAnalyzer.GetTokenStream(KnowledgeSnapshot.Body, text);
+        var term = stream.AddAttribute<ICharTermAttribute>();
+        stream.Reset();
+        while (stream.IncrementToken())
+        {
+            var t = term.ToString();
+            if (!terms.Contains(t))
+            {
+                terms.Add(t);
+            }
+        }
+
+        stream.End();
+        return terms;
+    }
+
+    [GeneratedRegex(@"[,;.!?:]+|\b(?:but|just|though|although|however|anyway)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex ClauseBreak();
+
+    // Personal medical advice: doses, starting/stopping/combining medication, "is it safe for me".
+    [GeneratedRegex(
+        @"\bhow (much|many)\b.{0,40}\b(should|can|do|must) (i|we|he|she|they)\b.{0,20}\b(take|use|have|get|dose|give)\b" +
+        @"|\b(what|which) (dose|dosage|amount)\b.{0,40}\b(i|me|my)\b" +
+        @"|\bmy (dose|dosage)\b" +
+        @"|\b(should|can|could|may|must|do) (i|we) (stop|quit|start|skip|take|mix|combine|increase|decrease|lower|raise|double|taper|come off|go off|drink|drive|keep taking|continue|switch)\b" +
+        @"|\b(is it|would it be|will it be) (safe|ok|okay|alright|dangerous)\b.{0,20}\bfor me\b" +
+        @"|\b(safe|ok|okay) for me to\b" +
+        @"|\bshould i (be|get|have) (on|off)\b",
+        RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex PersonalAdvice();
+}

@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization.Metadata;
+using BotService.Api;
+using BotService.Hosting;
+using BotService.Knowledge;
+using BotService.Knowledge.Answers;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace BotService;
+
+/// <summary>
+/// Builds the service. Program.cs and the integration tests both call <see cref="Build"/>, so tests run the real host
+/// on a real socket. Reads like a table of contents: options, parts, endpoints.
+/// </summary>
+public static class BotServiceApp
+{
+    public const string DefaultUrl = "http://127.0.0.1:3978";
+
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = ContentRoot.Find(),
+        });
+        if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        // Options, validated at start-up so a typo in appsettings.json stops the service with a clear message.
+        builder.Services.AddOptions<DataOptions>().BindConfiguration(DataOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<KnowledgeOptions>().BindConfiguration(KnowledgeOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<AnswerOptions>().BindConfiguration(AnswerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+
+        // Parts.
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new KnowledgeBase(
+            sp.GetRequiredService<IOptions<AnswerOptions>>().Value,
+            sp.GetRequiredService<ILogger<KnowledgeBase>>(),
+            sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddHostedService<KnowledgeLoader>();
+        builder.Services.AddHostedService<DataFolder>();
+
+        // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
+        builder.Services.ConfigureHttpJsonOptions(o =>
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks().AddCheck<KnowledgeHealthCheck>("knowledge");
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
+        app.MapAskApi();
+        return app;
+    }
+}
