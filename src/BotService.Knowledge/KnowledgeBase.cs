@@ -57,10 +57,11 @@ public sealed partial class KnowledgeBase : IDisposable
                 LogProblem(_log, p.Path, p.Line, p.Message);
             }
 
-            if (source.Articles.Count == 0 && _current is not null)
+            if (source.Articles.Count == 0)
             {
-                // An empty or vanished folder is far more likely a mistake mid-edit than a wish to answer nothing.
-                LogKeptPrevious(_log, _current.Generation);
+                // An empty or vanished folder is far more likely a mistake mid-edit than a wish to answer nothing:
+                // keep what was loaded (or stay not ready).
+                LogNothingLoaded(_log, _current?.Generation ?? 0);
                 return source.Problems;
             }
 
@@ -85,7 +86,7 @@ public sealed partial class KnowledgeBase : IDisposable
         var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
         try
         {
-            var query = QueryInterpreter.Interpret(question, snapshot.Speller);
+            var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
             var candidates = Retriever.Search(snapshot, query, audience, out var idf);
             return AnswerComposer.Compose(query, candidates, idf, _options);
         }
@@ -104,7 +105,7 @@ public sealed partial class KnowledgeBase : IDisposable
         var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
         try
         {
-            var query = QueryInterpreter.Interpret(question, snapshot.Speller);
+            var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
             var candidates = Retriever.Search(snapshot, query, audience, out var idf);
             var sb = new System.Text.StringBuilder();
             sb.AppendLine(System.FormattableString.Invariant($"read as: {query.Text} | wants: {query.Wants} | personal advice: {query.AsksPersonalAdvice}"));
@@ -154,8 +155,8 @@ public sealed partial class KnowledgeBase : IDisposable
         "Knowledge generation {Generation} loaded: {Articles} articles, {Passages} passages, {Problems} problems, built in {BuildMs:F1} ms")]
     private static partial void LogLoaded(ILogger logger, long generation, int articles, int passages, int problems, double buildMs);
 
-    [LoggerMessage(1003, LogLevel.Error, "No article could be loaded; still answering from generation {Generation}")]
-    private static partial void LogKeptPrevious(ILogger logger, long generation);
+    [LoggerMessage(1003, LogLevel.Error, "No article could be loaded; still answering from generation {Generation} (0: none)")]
+    private static partial void LogNothingLoaded(ILogger logger, long generation);
 }
 
 /// <summary>Thrown when a question arrives before the first index is built.</summary>

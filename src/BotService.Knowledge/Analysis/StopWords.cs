@@ -26,6 +26,9 @@ internal static class StopWords
         // conversational wrappers: "I'm curious about", "can you define", "what does it mean"
         "curious", "define", "definition", "meaning", "mean", "means", "question", "questions", "ask", "asking", "info",
         "information", "details", "detail", "learn", "interested", "read", "heard", "hear", "wanted", "okay", "ok",
+        "one", "single", "during", "around", "yet", "still", "lot", "lots", "instead", "besides", "else", "ever", "even",
+        "actually", "maybe", "place", "places", "most", "put", "try", "tried", "trying", "nothing", "regular", "normal",
+        "usual", "good", "great", "best", "et", "al", "guys", "folks", "yall", "currently", "now", "today", "able",
         "let", "like", "kind", "sort", "anyone", "someone", "something", "anything", "thing", "things",
     ];
 

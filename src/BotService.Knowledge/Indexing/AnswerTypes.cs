@@ -27,8 +27,8 @@ internal static partial class AnswerTypeDetector
     // that holds that kind of fact (a price, a place) answers them even if it never uses the word.
     private static readonly (AnswerTypes Type, HashSet<string> Stems)[] Cues =
     [
-        (AnswerTypes.Money, Stems("cost costs price prices pricing fee fees charge charges pay paying afford affordable expensive cheap dollars discount")),
-        (AnswerTypes.Duration, Stems("long duration length minutes hours")),
+        (AnswerTypes.Money, Stems("money cost costs price prices pricing fee fees charge charges pay paying afford affordable expensive cheap dollars discount")),
+        (AnswerTypes.Duration, Stems("long duration length minutes hours last lasts take takes")),
         (AnswerTypes.Percent, Stems("percent percentage common often prevalence proportion")),
         (AnswerTypes.Location, Stems("location locations located office offices address near nearby")),
         (AnswerTypes.Timeframe, Stems("soon fast quick quickly rapid rapidly long")),
@@ -140,7 +140,7 @@ internal static partial class AnswerTypeDetector
         return m.Success ? m.Groups["subject"].Value : null;
     }
 
-    [GeneratedRegex(@"^\W*(what\s+(is|are)|what's|whats|define|definition of|meaning of|explain)\s+(a\s+|an\s+|the\s+)?[\w’'\-]+(\s+[\w’'\-]+){0,3}\W*$|^\W*what\s+(does|do)\s+[\w’'\-]+(\s+[\w’'\-]+){0,3}\s+(mean|stand for)\W*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^\W*(what\s+(is|are)|what's|whats|define|definition of|meaning of|explain)\s+(a\s+|an\s+|the\s+)?[\w’'\-]+(\s+[\w’'\-]+){0,2}\W*$|^\W*what\s+(does|do)\s+[\w’'\-]+(\s+[\w’'\-]+){0,3}\s+(mean|stand for)\W*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DefinitionQuestion();
 
     [GeneratedRegex(@"\$\s?\d|\b\d+(\.\d+)?\s?(dollars|usd)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
@@ -159,10 +159,10 @@ internal static partial class AnswerTypeDetector
     [GeneratedRegex(@"\b(within|after)\s+(just\s+)?(\d+|a few|one|hours|days|minutes)\b|\bhours (to|or) days\b|\brapid(ly)?\b|\bimmediate(ly)?\b|\bfast(-acting| relief)?\b|\b\d+(-\d+)? weeks\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex TimeframeInText();
 
-    [GeneratedRegex(@"\b(costs?|price[sd]?|pricing|fees?|charges?|pay|paying|payment|afford|affordable|expensive|cheap|dollars?|discounts?|how much (is|does|do|will|would|are)\b(?! .*\b(take|dose|dosage|ketamine should)\b))|\$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(money|costs?|price[sd]?|pricing|save|savings|fees?|charges?|pay|paying|payment|afford|affordable|expensive|cheap|dollars?|discounts?|how much (is|does|do|will|would|are)\b(?! .*\b(take|dose|dosage|ketamine should)\b))|\$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MoneyQuestion();
 
-    [GeneratedRegex(@"\bhow long (is|are|does|do|will)\b(?! .*\b(last|lasting|work)\b)|\bduration\b|\blength of (a |the |each )?(session|infusion|appointment|treatment)\b|\bhow many (minutes|hours)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\bhow long (is|are|does|do|will|would)( (a|an|the|each|one|my|your|every))? (session|sessions|infusion|infusions|appointment|appointments|visit|visits|treatment session)\b|\bhow long (is|are|does|do|will)\b(?! .*\b(last|lasting|work)\b)|\bduration\b|\blength of (a |the |each )?(session|infusion|appointment|treatment)\b|\bhow many (minutes|hours)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DurationQuestion();
 
     [GeneratedRegex(@"\bpercent(age)?\b|%|\bhow (many|common)\b|\bprevalence\b|\bproportion\b|\bhow often\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]

@@ -111,6 +111,13 @@ internal sealed class KnowledgeSnapshot : IDisposable
 
     internal int DocFreq(string term) => _reader.DocFreq(new Term(Body, term));
 
+    /// <summary>True if some passage holds the word's analysed form ("rate" for "rates").</summary>
+    internal bool StemKnown(string word)
+    {
+        var terms = QueryInterpreter.Analyze(word);
+        return terms.Count == 1 && DocFreq(terms[0]) > 0;
+    }
+
     private static Document ToDocument(Passage p)
     {
         var doc = new Document

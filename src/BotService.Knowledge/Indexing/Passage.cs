@@ -49,6 +49,9 @@ internal sealed class Passage(int id, Article article, string section, IReadOnly
 
     public AnswerTypes Types { get; } = units.Aggregate(AnswerTypes.None, (t, u) => t | u.Types);
 
+    /// <summary>True for a reference list: it names studies but seldom answers a question in words a visitor can use.</summary>
+    public bool IsReferenceList { get; } = section.Trim() is "References" or "Sources" or "Bibliography" or "Citations" or "Footnotes" or "Notes";
+
     public string Text => string.Join(' ', Units.Select(u => u.Text));
 
     public bool Answers(AnswerTypes wants, IReadOnlyList<string> terms)

@@ -26,11 +26,12 @@ internal static partial class QueryInterpreter
     private static readonly ClinicAnalyzer QueryAnalyzer = ClinicAnalyzer.ForQueries();
     private static readonly SurfaceAnalyzer Surface = new();
 
-    public static InterpretedQuery Interpret(string question, SpellingCorrector speller)
+    /// <param name="stemKnown">True if the index holds the word's stem: "rate" is not a typo because "rates" is there.</param>
+    public static InterpretedQuery Interpret(string question, SpellingCorrector speller, Func<string, bool> stemKnown)
     {
         var normalized = question.Replace('’', '\'').Replace('‘', '\'');
         var corrections = new List<Correction>();
-        var corrected = Correct(normalized, speller, corrections);
+        var corrected = Correct(normalized, speller, stemKnown, corrections);
         var clauses = ClauseBreak().Split(corrected)
             .Select(Analyze)
             .Where(c => c.Count > 0)
@@ -41,7 +42,7 @@ internal static partial class QueryInterpreter
     }
 
     /// <summary>Replaces words the corpus does not know with their closest known word, keeping everything else.</summary>
-    private static string Correct(string text, SpellingCorrector speller, List<Correction> corrections)
+    private static string Correct(string text, SpellingCorrector speller, Func<string, bool> stemKnown, List<Correction> corrections)
     {
         StringBuilder? sb = null;
         var last = 0;
@@ -52,7 +53,8 @@ internal static partial class QueryInterpreter
         while (stream.IncrementToken())
         {
             var word = term.ToString();
-            if (StopWords.Contains(word) || speller.Correct(word) is not { } fix)
+            if (StopWords.Contains(word) || speller.IsKnown(word) || IsProperNoun(text, offset.StartOffset) || stemKnown(word) ||
+                speller.Correct(word) is not { } fix)
             {
                 continue;
             }
@@ -65,6 +67,23 @@ internal static partial class QueryInterpreter
 
         stream.End();
         return sb is null ? text : sb.Append(text, last, text.Length - last).ToString();
+    }
+
+    /// <summary>A capitalised word that does not start a sentence ("New York") is a name: never "correct" it.</summary>
+    private static bool IsProperNoun(string text, int start)
+    {
+        if (!char.IsUpper(text[start]))
+        {
+            return false;
+        }
+
+        var i = start - 1;
+        while (i >= 0 && char.IsWhiteSpace(text[i]))
+        {
+            i--;
+        }
+
+        return i >= 0 && text[i] is not ('.' or '!' or '?' or '"' or '“' or ':');
     }
 
     internal static List<string> Analyze(string text)

@@ -81,7 +81,8 @@ internal static class Retriever
         return total > 0 ? covered / total : 0;
     }
 
-    private static double Rank(Candidate c) => (0.6 * c.Coverage) + (0.4 * c.Score) + (c.HasWantedType ? 0.15 : 0);
+    private static double Rank(Candidate c) =>
+        (0.6 * c.Coverage) + (0.4 * c.Score) + (c.HasWantedType ? 0.15 : 0) - (c.Passage.IsReferenceList ? 0.3 : 0);
 
     private static Query BuildQuery(InterpretedQuery query)
     {

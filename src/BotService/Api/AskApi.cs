@@ -17,7 +17,6 @@ internal static partial class AskApi
     {
         app.MapPost("/api/ask", AskAsync)
             .WithName("Ask")
-            .Accepts<object>("application/json")
             .Produces<AskResponse>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)

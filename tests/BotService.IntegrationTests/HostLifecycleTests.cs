@@ -1,0 +1,52 @@
+using System.Net;
+
+namespace BotService.IntegrationTests;
+
+public sealed class HostLifecycleTests
+{
+    [Fact]
+    public async Task Healthz_KnowledgeNeverLoaded_Returns503AndAskSaysTryLater()
+    {
+        // Arrange: a knowledge folder that does not exist, so no index is ever loaded.
+        var root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+        var (app, http) = await ServiceFixture.StartAsync(Path.Combine(root, "missing"), Path.Combine(root, "data"));
+        try
+        {
+            // Act
+            var health = await http.GetAsync("/healthz");
+            var ask = await http.PostAsync("/api/ask", new StringContent("{\"text\":\"price\"}", System.Text.Encoding.UTF8, "application/json"));
+
+            // Assert
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ask.StatusCode);
+            Assert.Equal("1", ask.Headers.RetryAfter?.ToString());
+        }
+        finally
+        {
+            http.Dispose();
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Start_DataFolderMissing_CreatesItOwnerOnly()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+        var data = Path.Combine(root, "nested", "data");
+        var (app, http) = await ServiceFixture.StartAsync(Path.Combine(RepoPaths.Root, "knowledge"), data);
+        try
+        {
+            Assert.True(Directory.Exists(data));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
+        }
+        finally
+        {
+            http.Dispose();
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace BotService.IntegrationTests;
+
+/// <summary>
+/// The real service on a real loopback socket (port 0), with its own data folder and its own copy of the repository's
+/// knowledge folder (so a test may edit articles without touching the repository).
+/// </summary>
+public sealed class ServiceFixture : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+
+    public string KnowledgePath => Path.Combine(Root, "knowledge");
+
+    public string DataPath => Path.Combine(Root, "data");
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        CopyDirectory(Path.Combine(RepoPaths.Root, "knowledge"), KnowledgePath);
+        (_app, Http) = await StartAsync(KnowledgePath, DataPath);
+        await WaitHealthyAsync(Http);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort
+        }
+    }
+
+    public static async Task<(WebApplication App, HttpClient Http)> StartAsync(string knowledgePath, string dataPath, params string[] extra)
+    {
+        var app = BotServiceApp.Build(
+        [
+            "--urls", "http://127.0.0.1:0",
+            $"--Knowledge:Path={knowledgePath}",
+            $"--Data:Path={dataPath}",
+            "--Knowledge:ReloadDelay=00:00:00.050",
+            .. extra,
+        ]);
+        await app.StartAsync();
+        var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = TimeSpan.FromSeconds(30) };
+        return (app, http);
+    }
+
+    public static async Task WaitHealthyAsync(HttpClient http)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var response = await http.GetAsync("/healthz", timeout.Token);
+            if (response.IsSuccessStatusCode)
+            {
+                return;
+            }
+
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    public async Task<JsonElement> AskAsync(string text, string audience = "public")
+    {
+        var response = await Http.PostAsJsonAsync("/api/ask", new { text, audience });
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        }
+
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)));
+        }
+    }
+}
+
+internal static class RepoPaths
+{
+    public static string Root { get; } = FindRoot();
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "BotService.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("BotService.sln not found above " + AppContext.BaseDirectory);
+    }
+}

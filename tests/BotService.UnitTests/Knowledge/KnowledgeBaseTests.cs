@@ -1,0 +1,89 @@
+using BotService.Knowledge;
+using BotService.Knowledge.Answers;
+using BotService.Knowledge.Articles;
+
+namespace BotService.UnitTests.Knowledge;
+
+/// <summary>The answering core over the repository's real articles.</summary>
+public sealed class KnowledgeBaseTests : IClassFixture<KnowledgeBaseTests.RealKnowledge>
+{
+    private readonly KnowledgeBase _kb;
+
+    public KnowledgeBaseTests(RealKnowledge fixture) => _kb = fixture.Kb;
+
+    public sealed class RealKnowledge : IDisposable
+    {
+        public RealKnowledge()
+        {
+            Kb = new KnowledgeBase(new AnswerOptions());
+            Kb.Load(RepoPaths.Knowledge);
+        }
+
+        public KnowledgeBase Kb { get; }
+
+        public void Dispose() => Kb.Dispose();
+    }
+
+    [Theory]
+    [InlineData("how much is one infusion", "$275")]
+    [InlineData("whats the prise of an infusoin", "$275")]
+    [InlineData("how many minutes does an infusion take", "45 minute")]
+    [InlineData("do you accept medicare", "medicare")]
+    [InlineData("where are your clinics in nevada", "Las Vegas")]
+    [InlineData("how many veterans came home with ptsd", "fourteen percent")]
+    [InlineData("what does BDNF do", "Brain-Derived Neurotrophic Factor")]
+    [InlineData("is there a doctor on site during treatment", "physician")]
+    [InlineData("how is ketamine different from MDMA", "MDMA")]
+    public void Ask_AnswerableQuestion_QuotesTheArticleAndCitesIt(string question, string expected)
+    {
+        // Act
+        var answer = _kb.Ask(question, Audience.Public);
+
+        // Assert
+        Assert.True(answer.Answered, answer.Text);
+        Assert.Contains(expected, answer.Text, StringComparison.OrdinalIgnoreCase);
+        var source = Assert.Single(answer.Sources);
+        Assert.StartsWith("articles/", source.Path, StringComparison.Ordinal);
+        Assert.Contains($"Source: “{source.Title}”", answer.Text, StringComparison.Ordinal);
+        Assert.InRange(answer.Confidence, 0.55, 1.0);
+    }
+
+    [Theory]
+    [InlineData("what time does the football game start")]
+    [InlineData("how do I reset my iphone password")]
+    [InlineData("recipe for banana bread")]
+    [InlineData("asdf qwer")]
+    [InlineData("hello")]
+    public void Ask_OutOfScope_DeclinesWithWhatItCanAnswer(string question)
+    {
+        var answer = _kb.Ask(question, Audience.Public);
+
+        Assert.False(answer.Answered);
+        Assert.Empty(answer.Sources);
+        Assert.Contains("I can help with", answer.Text, StringComparison.Ordinal);
+        Assert.Contains("call the clinic", answer.Text, StringComparison.Ordinal);
+        Assert.InRange(answer.Confidence, 0.0, 0.55);
+    }
+
+    [Theory]
+    [InlineData("how much ketamine should I take")]
+    [InlineData("can I stop my sertraline before my infusion")]
+    [InlineData("is it safe for me to drive after ketamine")]
+    public void Ask_PersonalMedicalAdvice_PointsToClinicansAndGivesNoDose(string question)
+    {
+        var answer = _kb.Ask(question, Audience.Public);
+
+        Assert.True(answer.PersonalAdvice);
+        Assert.StartsWith(AnswerComposer.PersonalAdviceNote, answer.Text, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\d+\s?(mg|milligram|ml)\b", answer.Text);
+    }
+
+    [Fact]
+    public void Ask_BeforeAnyLoad_ThrowsNotReady()
+    {
+        using var kb = new KnowledgeBase(new AnswerOptions());
+
+        Assert.False(kb.IsReady);
+        Assert.Throws<KnowledgeNotReadyException>(() => kb.Ask("price", Audience.Public));
+    }
+}
