@@ -23,6 +23,7 @@ internal sealed partial class KnowledgeLoader(
     {
         await Task.Yield(); // let the host finish starting; the first build runs in the background
         Reload();
+        knowledge.WarmUp();
         if (Directory.Exists(Root))
         {
             _watcher = new KnowledgeWatcher(Root, options.Value.ReloadDelay, Reload, time);
