@@ -13,7 +13,10 @@ namespace BotService.Knowledge.Answers;
 internal static class AnswerComposer
 {
     private const int MaxSentences = 3;
-    private const int MinWords = 12;
+    private const int MinWords = 30;
+    private const int MaxWords = 80;
+    private const int MaxPaddedUnits = 5;
+    private const int ShortLines = 24;
 
     public const string PersonalAdviceNote =
         "I can't give personal medical advice, such as doses or changes to your own medication. " +
@@ -110,22 +113,31 @@ internal static class AnswerComposer
             }
         }
 
-        // Pad a very short excerpt ("$275 per infusion") with its neighbours so it reads as an answer.
-        var total = Enumerable.Range(bestStart, bestLength).Sum(i => units[i].WordCount);
-        while (total < MinWords && bestLength < MaxSentences)
+        // Pad a short excerpt with its neighbours in the section (the next sentence first: context usually follows),
+        // so "$275 per infusion" or a one-line claim reads as an answer. Short lines may add up to five.
+        var all = passage.SectionUnits;
+        bestStart += passage.Start;
+        var total = Enumerable.Range(bestStart, bestLength).Sum(i => all[i].WordCount);
+        while (total < MinWords && bestLength < MaxPaddedUnits)
         {
-            if (bestStart + bestLength < units.Count)
+            var next = bestStart + bestLength;
+            if (next < all.Count && total + all[next].WordCount <= MaxWords)
             {
-                total += units[bestStart + bestLength].WordCount;
+                total += all[next].WordCount;
                 bestLength++;
             }
-            else if (bestStart > 0)
+            else if (bestStart > 0 && total + all[bestStart - 1].WordCount <= MaxWords)
             {
                 bestStart--;
                 bestLength++;
-                total += units[bestStart].WordCount;
+                total += all[bestStart].WordCount;
             }
             else
+            {
+                break;
+            }
+
+            if (bestLength >= MaxSentences && total > ShortLines)
             {
                 break;
             }
@@ -139,7 +151,7 @@ internal static class AnswerComposer
                 sb.Append(' ');
             }
 
-            var text = units[i].Text;
+            var text = all[i].Text;
             sb.Append(text);
             if (!EndsSentence(text))
             {

@@ -162,10 +162,10 @@ internal static partial class AnswerTypeDetector
     [GeneratedRegex(@"\b(money|costs?|price[sd]?|pricing|save|savings|fees?|charges?|pay|paying|payment|afford|affordable|expensive|cheap|dollars?|discounts?|how much (is|does|do|will|would|are)\b(?! .*\b(take|dose|dosage|ketamine should)\b))|\$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MoneyQuestion();
 
-    [GeneratedRegex(@"\bhow long (is|are|does|do|will|would)( (a|an|the|each|one|my|your|every))? (session|sessions|infusion|infusions|appointment|appointments|visit|visits|treatment session)\b|\bhow long (is|are|does|do|will)\b(?! .*\b(last|lasting|work)\b)|\bduration\b|\blength of (a |the |each )?(session|infusion|appointment|treatment)\b|\bhow many (minutes|hours)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\bhow long (is|are|does|do|will|would)(\s+[\w']+){0,3}?\s+(sessions?|infusions?|appointments?|visits?)\b|\bhow long (is|are|does|do|will)\b(?! .*\b(last|lasting|work)\b)|\bduration\b|\blength of (a |the |each )?(session|infusion|appointment|treatment)\b|\bhow many (minutes|hours)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex DurationQuestion();
 
-    [GeneratedRegex(@"\bpercent(age)?\b|%|\bhow (many|common)\b|\bprevalence\b|\bproportion\b|\bhow often\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\bpercent(age)?\b|%|\bhow (many|common|likely)\b|\bprevalence\b|\bproportion\b|\bhow often\b|\ba lot\b|\bfrequent(ly)?\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex PercentQuestion();
 
     [GeneratedRegex(@"\bwhere\b|\blocat(ed|ion|ions)\b|\boffices?\b|\bnear me\b|\baddress\b|\bwhich (city|cities|state|states)\b", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]

@@ -33,7 +33,8 @@ internal sealed record Unit(string Text, IReadOnlySet<string> Terms, AnswerTypes
 /// The unit of retrieval: a few consecutive sentences of one section, indexed with the article's title and the
 /// section's heading as boosted fields.
 /// </summary>
-internal sealed class Passage(int id, Article article, string section, IReadOnlyList<Unit> units, IReadOnlySet<string> headingTerms)
+internal sealed class Passage(int id, Article article, string section, IReadOnlyList<Unit> sectionUnits, int start, int count,
+    IReadOnlySet<string> headingTerms)
 {
     public int Id { get; } = id;
 
@@ -42,12 +43,18 @@ internal sealed class Passage(int id, Article article, string section, IReadOnly
     /// <summary>The section heading; the article title when the text stands before any heading.</summary>
     public string Section { get; } = section;
 
-    public IReadOnlyList<Unit> Units { get; } = units;
+    public IReadOnlyList<Unit> Units { get; } = sectionUnits.Skip(start).Take(count).ToArray();
+
+    /// <summary>Every sentence of the section, so an excerpt can borrow a neighbour for context.</summary>
+    public IReadOnlyList<Unit> SectionUnits { get; } = sectionUnits;
+
+    /// <summary>Where <see cref="Units"/> starts in <see cref="SectionUnits"/>.</summary>
+    public int Start { get; } = start;
 
     /// <summary>Analysed terms of the section heading and the article title.</summary>
     public IReadOnlySet<string> HeadingTerms { get; } = headingTerms;
 
-    public AnswerTypes Types { get; } = units.Aggregate(AnswerTypes.None, (t, u) => t | u.Types);
+    public AnswerTypes Types { get; } = sectionUnits.Skip(start).Take(count).Aggregate(AnswerTypes.None, (t, u) => t | u.Types);
 
     /// <summary>True for a reference list: it names studies but seldom answers a question in words a visitor can use.</summary>
     public bool IsReferenceList { get; } = section.Trim() is "References" or "Sources" or "Bibliography" or "Citations" or "Footnotes" or "Notes";

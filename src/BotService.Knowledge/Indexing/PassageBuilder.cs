@@ -26,9 +26,9 @@ internal sealed class PassageBuilder(Analyzer analyzer)
                 var headingTerms = new HashSet<string>(titleTerms, StringComparer.Ordinal);
                 headingTerms.UnionWith(Terms(section.Heading));
                 var units = Units(section).ToList();
-                foreach (var window in Windows(units))
+                foreach (var (start, count) in Windows(units))
                 {
-                    passages.Add(new Passage(passages.Count, article, heading, window, headingTerms));
+                    passages.Add(new Passage(passages.Count, article, heading, units, start, count, headingTerms));
                 }
             }
         }
@@ -71,7 +71,7 @@ internal sealed class PassageBuilder(Analyzer analyzer)
 
     private static readonly HashSet<string> Empty = [];
 
-    private static IEnumerable<IReadOnlyList<Unit>> Windows(List<Unit> units)
+    private static IEnumerable<(int Start, int Count)> Windows(List<Unit> units)
     {
         if (units.Count == 0)
         {
@@ -89,7 +89,7 @@ internal sealed class PassageBuilder(Analyzer analyzer)
                 end++;
             }
 
-            yield return units.GetRange(start, end - start);
+            yield return (start, end - start);
             if (end >= units.Count)
             {
                 yield break;

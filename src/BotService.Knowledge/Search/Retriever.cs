@@ -6,7 +6,8 @@ using Lucene.Net.Search;
 namespace BotService.Knowledge.Search;
 
 /// <summary>A passage found for a question, with the features the answer and its confidence are built from.</summary>
-internal sealed record Candidate(Passage Passage, float Score, double Coverage, bool HasWantedType);
+/// <param name="SentenceCoverage">The best coverage of any one sentence: the question answered in one place.</param>
+internal sealed record Candidate(Passage Passage, float Score, double Coverage, double SentenceCoverage, bool HasWantedType);
 
 /// <summary>
 /// Builds the Lucene query with the API (never by escaping user text into QueryParser) and ranks passages:
@@ -52,8 +53,14 @@ internal static class Retriever
                 }
             }
 
+            var sentence = 0.0;
+            foreach (var unit in passage.Units)
+            {
+                sentence = Math.Max(sentence, UnitCoverage(unit, query.Terms, query.Wants, weights));
+            }
+
             var hasType = query.Wants == AnswerTypes.None || passage.Answers(query.Wants, query.Terms);
-            results.Add(new Candidate(passage, hit.Score / maxScore, coverage, hasType));
+            results.Add(new Candidate(passage, hit.Score / maxScore, coverage, sentence, hasType));
         }
 
         // Coverage first (a passage that answers every part of the question beats one that repeats one word),
@@ -81,8 +88,23 @@ internal static class Retriever
         return total > 0 ? covered / total : 0;
     }
 
+    private static double UnitCoverage(Unit unit, IReadOnlyList<string> terms, AnswerTypes wants, Dictionary<string, double> weights)
+    {
+        double total = 0, covered = 0;
+        foreach (var t in terms)
+        {
+            total += weights[t];
+            if (unit.Terms.Contains(t) || AnswerTypeDetector.IsAnsweredCue(t, wants, unit.Types))
+            {
+                covered += weights[t];
+            }
+        }
+
+        return total > 0 ? covered / total : 0;
+    }
+
     private static double Rank(Candidate c) =>
-        (0.6 * c.Coverage) + (0.4 * c.Score) + (c.HasWantedType ? 0.15 : 0) - (c.Passage.IsReferenceList ? 0.3 : 0);
+        (0.45 * c.Coverage) + (0.25 * c.SentenceCoverage) + (0.3 * c.Score) + (c.HasWantedType ? 0.15 : 0) - (c.Passage.IsReferenceList ? 0.3 : 0);
 
     private static Query BuildQuery(InterpretedQuery query)
     {
