@@ -22,8 +22,8 @@ internal sealed partial class KnowledgeLoader(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield(); // let the host finish starting; the first build runs in the background
-        Reload();
-        knowledge.WarmUp();
+
+        // Watch before the first build, so an edit made while it runs is not missed.
         if (Directory.Exists(Root))
         {
             _watcher = new KnowledgeWatcher(Root, options.Value.ReloadDelay, Reload, time);
@@ -32,6 +32,9 @@ internal sealed partial class KnowledgeLoader(
         {
             FolderMissing(log, Root);
         }
+
+        Reload();
+        knowledge.WarmUp();
     }
 
     public override void Dispose()
