@@ -48,19 +48,24 @@ internal sealed class SpellingCorrector
 
         var maxDistance = word.Length <= 5 ? 1 : 2;
         string? best = null;
-        var bestKey = (Distance: int.MaxValue, FirstLetter: 1, Frequency: 0);
+        var bestKey = (Distance: int.MaxValue, Frequency: 0);
         void Consider(string candidate)
         {
+            // People rarely mistype the first letter, and "york" -> "work" or "joke" -> "poke" changes the question.
+            if (candidate[0] != word[0])
+            {
+                return;
+            }
+
             var d = Distance(word, candidate, maxDistance);
             if (d > maxDistance)
             {
                 return;
             }
 
-            // Closest first; then one that keeps the first letter (people rarely mistype it); then the commonest.
-            var key = (Distance: d, FirstLetter: candidate[0] == word[0] ? 0 : 1, Frequency: _frequency[candidate]);
+            // Closest first; then the commonest.
+            var key = (Distance: d, Frequency: _frequency[candidate]);
             var better = key.Distance != bestKey.Distance ? key.Distance < bestKey.Distance
-                : key.FirstLetter != bestKey.FirstLetter ? key.FirstLetter < bestKey.FirstLetter
                 : key.Frequency != bestKey.Frequency ? key.Frequency > bestKey.Frequency
                 : string.CompareOrdinal(candidate, best) < 0;
             if (better)
