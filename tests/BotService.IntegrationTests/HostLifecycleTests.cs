@@ -30,7 +30,6 @@ public sealed class HostLifecycleTests
     }
 
     [Fact]
-    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Start_DataFolderMissing_CreatesItOwnerOnly()
     {
         var root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));

@@ -1,0 +1,67 @@
+namespace BotService.Storage.Data;
+
+/// <summary>A conversation on any channel (Direct Line, Teams, /api/ask).</summary>
+public sealed class ConversationRecord
+{
+    public required string Id { get; set; }
+
+    public required string Channel { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset LastActivityAt { get; set; }
+}
+
+/// <summary>One message of a transcript. Text is health data: it lives here and nowhere else (never in logs).</summary>
+public sealed class MessageRecord
+{
+    public long Id { get; set; }
+
+    public required string ConversationId { get; set; }
+
+    /// <summary>The channel's id for the message (unique within its conversation), so a retry never stores it twice.</summary>
+    public required string ActivityId { get; set; }
+
+    /// <summary><c>visitor</c>, <c>bot</c> or <c>staff</c>.</summary>
+    public required string Role { get; set; }
+
+    public required string Text { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>An escalation to staff: why, how urgent, and which message of which conversation caused it.</summary>
+public sealed class EscalationRecord
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Unique: the same escalation submitted twice (a retry, a replayed outbox) is stored once.</summary>
+    public required string Key { get; set; }
+
+    public required string ConversationId { get; set; }
+
+    public required string MessageActivityId { get; set; }
+
+    public required string Channel { get; set; }
+
+    /// <summary><c>urgent</c> or <c>emergency</c>.</summary>
+    public required string Level { get; set; }
+
+    /// <summary>The safety reasons as JSON: <c>[{"rule","level","start","length"}]</c>.</summary>
+    public required string ReasonsJson { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary><c>open</c>, later <c>claimed</c> and <c>resolved</c> (the dashboard, issue 7).</summary>
+    public required string Status { get; set; }
+}
+
+/// <summary>That a notifier has been told about an escalation, so a restart does not tell it again.</summary>
+public sealed class EscalationDeliveryRecord
+{
+    public required string EscalationKey { get; set; }
+
+    public required string Notifier { get; set; }
+
+    public DateTimeOffset DeliveredAt { get; set; }
+}
