@@ -18,6 +18,7 @@ public static class BotServiceApp
 
     public static WebApplication Build(string[] args)
     {
+        StorageServices.RestrictNewFilesToOwner();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
@@ -39,14 +40,17 @@ public static class BotServiceApp
             sp.GetRequiredService<IOptions<AnswerOptions>>().Value,
             sp.GetRequiredService<ILogger<KnowledgeBase>>(),
             sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddHostedService<KnowledgeLoader>();
         builder.Services.AddHostedService<DataFolder>();
+        builder.Services.AddStorage();
+        builder.Services.AddHostedService<KnowledgeLoader>();
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
         builder.Services.ConfigureHttpJsonOptions(o =>
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         builder.Services.AddProblemDetails();
-        builder.Services.AddHealthChecks().AddCheck<KnowledgeHealthCheck>("knowledge");
+        builder.Services.AddHealthChecks()
+            .AddCheck<KnowledgeHealthCheck>("knowledge")
+            .AddCheck<EscalationHealthCheck>("escalations");
 
         var app = builder.Build();
         app.UseExceptionHandler();
