@@ -42,6 +42,7 @@ public static class BotServiceApp
             sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<DataFolder>();
         builder.Services.AddStorage();
+        builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
@@ -50,6 +51,7 @@ public static class BotServiceApp
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks()
             .AddCheck<KnowledgeHealthCheck>("knowledge")
+            .AddCheck<SafetyHealthCheck>("safety")
             .AddCheck<EscalationHealthCheck>("escalations");
 
         var app = builder.Build();

@@ -9,7 +9,8 @@ public sealed class HostLifecycleTests
     {
         // Arrange: a knowledge folder that does not exist, so no index is ever loaded.
         var root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
-        var (app, http) = await ServiceFixture.StartAsync(Path.Combine(root, "missing"), Path.Combine(root, "data"));
+        var (app, http) = await ServiceFixture.StartAsync(Path.Combine(root, "missing"), Path.Combine(root, "data"),
+            $"--Safety:RulesPath={Path.Combine(RepoPaths.Root, "knowledge", "safety", "rules.yaml")}");
         try
         {
             // Act

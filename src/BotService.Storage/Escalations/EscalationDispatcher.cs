@@ -77,15 +77,16 @@ public sealed partial class EscalationDispatcher : BackgroundService
             return _pending.TryGetValue(escalation.Key, out var existing) && existing.InOutbox;
         }
 
-        var write = Task.Run(() => _outbox.Append(escalation));
+        // Written on the caller's thread (a hop to the thread pool costs milliseconds on an idle machine), but never
+        // waiting longer than the budget for a write that another request has stuck on a hung disk.
         bool durable;
         try
         {
-            durable = write.Wait(_options.OutboxWriteBudget);
+            durable = _outbox.TryAppend(escalation, _options.OutboxWriteBudget);
         }
-        catch (AggregateException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            OutboxFailed(e.InnerException ?? e);
+            OutboxFailed(e);
             durable = false;
         }
 
@@ -93,23 +94,6 @@ public sealed partial class EscalationDispatcher : BackgroundService
         {
             item.InOutbox = true;
             _outboxError = null;
-        }
-        else if (!write.IsCompleted)
-        {
-            // Slow disk: finish in the background and let the worker know.
-            write.ContinueWith(t =>
-            {
-                if (t.IsCompletedSuccessfully)
-                {
-                    item.InOutbox = true;
-                }
-                else if (t.Exception is { } ex)
-                {
-                    OutboxFailed(ex.InnerException ?? ex);
-                }
-
-                _wake.Release();
-            }, TaskScheduler.Default);
         }
 
         Accepted(_log, escalation.Key, escalation.Level, string.Join(',', escalation.Reasons.Select(r => r.Rule).Distinct()),
@@ -150,9 +134,17 @@ public sealed partial class EscalationDispatcher : BackgroundService
                     continue;
                 }
 
-                // Deliberately not the stopping token alone: an escalation in flight is finished even while the
-                // host shuts down; each step has its own timeout.
-                await ProcessAsync(item, stoppingToken);
+                try
+                {
+                    await ProcessAsync(item, stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // Every step catches its own failures; this is the last line, so one bad item can never stop
+                    // the worker (a dead worker would be a silent failure).
+                    WorkerStepFailed(_log, item.Escalation.Key, e.GetType().Name);
+                    item.NextAttempt = _time.GetUtcNow() + _options.MaxRetry;
+                }
                 if (_pending.ContainsKey(item.Escalation.Key))
                 {
                     wait = Min(wait, item.NextAttempt - _time.GetUtcNow());
@@ -188,7 +180,7 @@ public sealed partial class EscalationDispatcher : BackgroundService
                 Replayed(_log, replayed);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             OutboxFailed(e);
         }
@@ -206,7 +198,7 @@ public sealed partial class EscalationDispatcher : BackgroundService
                 item.InOutbox = true;
                 _outboxError = null;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 OutboxFailed(ex);
                 failed = true;
@@ -246,7 +238,7 @@ public sealed partial class EscalationDispatcher : BackgroundService
                 _outbox.CompactIfLarge();
                 return;
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 OutboxFailed(ex);
                 failed = true;
@@ -415,6 +407,9 @@ public sealed partial class EscalationDispatcher : BackgroundService
 
     [LoggerMessage(5005, LogLevel.Error, "Notifier {Notifier} failed for escalation {Key} ({Error}); retrying with backoff")]
     private static partial void NotifierFailed(ILogger logger, string notifier, string key, string error);
+
+    [LoggerMessage(5007, LogLevel.Critical, "Escalation {Key}: unexpected {Error} in the dispatcher; retrying later")]
+    private static partial void WorkerStepFailed(ILogger logger, string key, string error);
 
     [LoggerMessage(5006, LogLevel.Warning, "Replayed {Count} escalations from the outbox")]
     private static partial void Replayed(ILogger logger, int count);

@@ -9,12 +9,13 @@ namespace BotService.Storage.Escalations;
 /// to the disk (fsync) before <see cref="Append"/> returns. An escalation is written here first, so a crash, a locked
 /// database or a dead notifier cannot lose it; a "done" record follows once it has landed everywhere.
 /// </summary>
-public sealed class EscalationOutbox
+public sealed class EscalationOutbox : IDisposable
 {
     public const string FileName = "escalations.outbox.jsonl";
     private const long CompactAbove = 256 * 1024;
 
     private readonly Lock _lock = new();
+    private FileStream? _stream; // kept open: an fsync on an open file costs a fraction of open + write + fsync + close
 
     public EscalationOutbox(string dataPath) => FilePath = Path.Combine(dataPath, FileName);
 
@@ -22,6 +23,28 @@ public sealed class EscalationOutbox
 
     /// <summary>Writes the escalation and forces it to the disk. Throws on any I/O failure (full disk, read-only).</summary>
     public void Append(Escalation escalation) => Write(new OutboxLine { Add = escalation });
+
+    /// <summary>
+    /// Appends unless another write has held the file for longer than <paramref name="wait"/> (a stuck disk): then
+    /// returns false at once and the caller keeps the escalation in memory. Throws on I/O failure like <see cref="Append"/>.
+    /// </summary>
+    public bool TryAppend(Escalation escalation, TimeSpan wait)
+    {
+        if (!_lock.TryEnter(wait))
+        {
+            return false;
+        }
+
+        try
+        {
+            Append(escalation);
+            return true;
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+    }
 
     /// <summary>Records that the escalation has landed; it will not be replayed.</summary>
     public void MarkDone(string key) => Write(new OutboxLine { Done = key });
@@ -93,7 +116,18 @@ public sealed class EscalationOutbox
                 stream.Flush(flushToDisk: true);
             }
 
+            _stream?.Dispose();
+            _stream = null;
             File.Move(temp, FilePath, overwrite: true);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _stream?.Dispose();
+            _stream = null;
         }
     }
 
@@ -102,16 +136,39 @@ public sealed class EscalationOutbox
         var bytes = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(line, OutboxJsonContext.Default.OutboxLine) + "\n");
         lock (_lock)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
-            using var stream = Open(FilePath, FileMode.Append);
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+            try
+            {
+                // Reopen if the file was moved away (compaction) or deleted: an open handle would write into the void.
+                if (_stream is null || !File.Exists(FilePath))
+                {
+                    _stream?.Dispose();
+                    Directory.CreateDirectory(Path.GetDirectoryName(FilePath)!);
+                    _stream = Open(FilePath, FileMode.Append);
+                }
+
+                _stream.Write(bytes);
+                _stream.Flush(flushToDisk: true);
+            }
+            catch
+            {
+                var broken = _stream;
+                _stream = null;
+                try
+                {
+                    broken?.Dispose(); // may throw again while flushing what the disk refused
+                }
+                catch (IOException)
+                {
+                }
+
+                throw;
+            }
         }
     }
 
     private static FileStream Open(string path, FileMode mode)
     {
-        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write, Share = FileShare.Read };
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;

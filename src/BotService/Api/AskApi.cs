@@ -2,6 +2,8 @@ using System.Text.Json;
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
 using BotService.Knowledge.Articles;
+using BotService.Hosting;
+using BotService.Safety;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -26,7 +28,7 @@ internal static partial class AskApi
     }
 
     internal static async Task<Results<Ok<AskResponse>, ValidationProblem, ProblemHttpResult>> AskAsync(
-        HttpContext http, KnowledgeBase knowledge, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext http, KnowledgeBase knowledge, SafetyGate safety, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var parsed = await ReadAsync(http, cancellationToken);
         if (parsed.Problem is { } problem)
@@ -39,10 +41,26 @@ internal static partial class AskApi
             return TypedResults.ValidationProblem(errors, title: "The question could not be read.");
         }
 
+        // Safety first, on every message: an emergency gets the crisis resources and nothing else, whether or not
+        // the index, the database or any notifier is up.
+        var log = loggers.CreateLogger("BotService.Api.Ask");
+        var conversationId = parsed.ConversationId ?? "ask-" + Guid.NewGuid().ToString("n");
+        var outcome = safety.Check(parsed.Text!, "api", conversationId, Guid.NewGuid().ToString("n"));
+        var safetyDto = ToDto(outcome.Assessment);
+        if (outcome.Assessment.Level == SafetyLevel.Emergency)
+        {
+            Asked(log, parsed.Audience, "emergency", false, 0, null);
+            return TypedResults.Ok(new AskResponse(false, outcome.Reply!.Text, 0, [], safetyDto, null));
+        }
+
         Answer answer;
         try
         {
             answer = knowledge.Ask(parsed.Text!, parsed.Audience);
+        }
+        catch (KnowledgeNotReadyException) when (outcome.Reply is { } urgentOnly)
+        {
+            return TypedResults.Ok(new AskResponse(false, urgentOnly.Text, 0, [], safetyDto, null));
         }
         catch (KnowledgeNotReadyException)
         {
@@ -51,20 +69,35 @@ internal static partial class AskApi
                 title: "The knowledge index is still loading.", detail: "Try again in a moment.");
         }
 
-        Asked(loggers.CreateLogger("BotService.Api.Ask"), parsed.Audience, answer.Answered, answer.Confidence,
-            answer.Sources.Count > 0 ? answer.Sources[0].Path : null);
-        return TypedResults.Ok(ToResponse(answer));
+        Asked(log, parsed.Audience, safetyDto.Level, answer.Answered, answer.Confidence, answer.Sources.Count > 0 ? answer.Sources[0].Path : null);
+
+        // Urgent: the advice to contact the clinic comes first; the question is still answered if the articles can.
+        var text = outcome.Reply is { } urgent
+            ? answer.Answered ? $"{urgent.Text}\n\n{answer.Text}" : urgent.Text
+            : answer.Text;
+        return TypedResults.Ok(ToResponse(answer, text, safetyDto));
     }
 
-    private static AskResponse ToResponse(Answer answer) => new(
+    private static SafetyDto ToDto(SafetyAssessment a) => a.Level == SafetyLevel.None && a.Reasons.Count == 0
+        ? SafetyDto.None
+        : new SafetyDto(LevelName(a.Level), a.Reasons.Select(r => new SafetyReasonDto(r.RuleId, LevelName(r.Level), r.Start, r.Length)).ToArray());
+
+    private static string LevelName(SafetyLevel level) => level switch
+    {
+        SafetyLevel.Emergency => "emergency",
+        SafetyLevel.Urgent => "urgent",
+        _ => "none",
+    };
+
+    private static AskResponse ToResponse(Answer answer, string text, SafetyDto safety) => new(
         answer.Answered,
-        answer.Text,
+        text,
         answer.Confidence,
         answer.Sources.Select(s => new SourceDto(s.Title, s.Clinic, s.Section, s.Path, s.Updated.ToString("yyyy-MM-dd"))).ToArray(),
-        SafetyDto.None,
+        safety,
         answer.Corrections.Count > 0 ? string.Join(", ", answer.Corrections.Select(c => $"{c.From} → {c.To}")) : null);
 
-    private sealed record Parsed(string? Text, Audience Audience, Dictionary<string, string[]>? Errors, ProblemHttpResult? Problem);
+    private sealed record Parsed(string? Text, Audience Audience, string? ConversationId, Dictionary<string, string[]>? Errors, ProblemHttpResult? Problem);
 
     /// <summary>Reads and validates the body by hand, so every kind of bad input gets its own clear message.</summary>
     private static async Task<Parsed> ReadAsync(HttpContext http, CancellationToken cancellationToken)
@@ -143,18 +176,28 @@ internal static partial class AskApi
                 }
             }
 
-            return errors.Count > 0 ? new Parsed(null, audience, errors, null) : new Parsed(text, audience, null, null);
+            string? conversationId = null;
+            if (root.TryGetProperty("conversationId", out var conversationElement) && conversationElement.ValueKind != JsonValueKind.Null)
+            {
+                conversationId = conversationElement.ValueKind == JsonValueKind.String ? conversationElement.GetString() : null;
+                if (string.IsNullOrWhiteSpace(conversationId) || conversationId.Length > 200)
+                {
+                    errors["conversationId"] = ["\"conversationId\" must be a non-empty string of at most 200 characters."];
+                }
+            }
+
+            return errors.Count > 0 ? new Parsed(null, audience, null, errors, null) : new Parsed(text, audience, conversationId, null, null);
         }
     }
 
-    private static Parsed Invalid(string field, string message) => new(null, Audience.Public, new() { [field] = [message] }, null);
+    private static Parsed Invalid(string field, string message) => new(null, Audience.Public, null, new() { [field] = [message] }, null);
 
     private static Parsed TooLarge() => Fail(StatusCodes.Status413PayloadTooLarge, "The body is too large.",
         $"The body may be at most {MaxBodyBytes / 1024} KiB, and \"text\" at most {MaxTextLength} characters.");
 
     private static Parsed Fail(int status, string title, string detail) =>
-        new(null, Audience.Public, null, TypedResults.Problem(statusCode: status, title: title, detail: detail));
+        new(null, Audience.Public, null, null, TypedResults.Problem(statusCode: status, title: title, detail: detail));
 
-    [LoggerMessage(4001, LogLevel.Debug, "Ask for {Audience}: answered {Answered} with confidence {Confidence} from {Source}")]
-    private static partial void Asked(ILogger logger, Audience audience, bool answered, double confidence, string? source);
+    [LoggerMessage(4001, LogLevel.Debug, "Ask for {Audience}: safety {Safety}, answered {Answered} with confidence {Confidence} from {Source}")]
+    private static partial void Asked(ILogger logger, Audience audience, string safety, bool answered, double confidence, string? source);
 }

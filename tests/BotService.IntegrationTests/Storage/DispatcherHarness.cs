@@ -97,6 +97,7 @@ internal sealed class DispatcherHarness : IAsyncDisposable
     {
         await Dispatcher.StopAsync(CancellationToken.None);
         Dispatcher.Dispose();
+        Outbox.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
     }
 

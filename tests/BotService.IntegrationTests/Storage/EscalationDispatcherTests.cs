@@ -190,7 +190,10 @@ public sealed class EscalationDispatcherTests : IDisposable
         first.Dispatcher.Submit(DispatcherHarness.Sample());
         await first.DisposeAsync();
         locker.Dispose();
-        Assert.Single(new EscalationOutbox(_root).ReadPending());
+        using (var check = new EscalationOutbox(_root))
+        {
+            Assert.Single(check.ReadPending());
+        }
 
         // Act: a new process starts on the same data folder.
         var notifier = new RecordingNotifier();
@@ -207,7 +210,7 @@ public sealed class EscalationDispatcherTests : IDisposable
     [Fact]
     public void Outbox_TornLastLine_IsSkippedAndTheRestReplayed()
     {
-        var outbox = new EscalationOutbox(_root);
+        using var outbox = new EscalationOutbox(_root);
         outbox.Append(DispatcherHarness.Sample("a"));
         outbox.Append(DispatcherHarness.Sample("b"));
         outbox.MarkDone("a");

@@ -1,0 +1,147 @@
+using BotService.Safety;
+using BotService.Storage.Escalations;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace BotService.Hosting;
+
+/// <summary>Where the safety rules and crisis wording live (configuration section <c>Safety</c>).</summary>
+public sealed class SafetyOptions
+{
+    public const string SectionName = "Safety";
+
+    /// <summary>The rules file; default <c>{Knowledge:Path}/safety/rules.yaml</c>.</summary>
+    public string? RulesPath { get; set; }
+
+    /// <summary>The crisis wording; default <c>{Knowledge:Path}/safety/crisis-replies.yaml</c> (a built-in wording is used if it is missing).</summary>
+    public string? RepliesPath { get; set; }
+}
+
+/// <summary>The verdict on one message, and what to say if it needs more than an answer.</summary>
+/// <param name="Reply">The crisis or urgent wording, or null for an ordinary message.</param>
+/// <param name="Escalated">True if an escalation was accepted for staff.</param>
+internal sealed record SafetyOutcome(SafetyAssessment Assessment, CrisisReply? Reply, bool Escalated);
+
+/// <summary>
+/// Runs in front of retrieval on every channel: classifies the message and, for emergency and urgent ones, hands an
+/// escalation to the dispatcher (which returns within its outbox budget, whatever the database or notifiers are doing)
+/// and picks the crisis wording. Depends on nothing that can be down: the classifier and the wording are in memory.
+/// </summary>
+internal sealed partial class SafetyGate(
+    ISafetyClassifier classifier,
+    CrisisReplies replies,
+    EscalationDispatcher dispatcher,
+    TimeProvider time,
+    ILogger<SafetyGate> log)
+{
+    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId)
+    {
+        SafetyAssessment assessment;
+        try
+        {
+            assessment = classifier.Classify(text);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The classifier promises not to throw; if it ever does, say so loudly and answer normally.
+            ClassifierFailed(log, e.GetType().Name, channel);
+            assessment = SafetyAssessment.None;
+        }
+
+        if (assessment.Level == SafetyLevel.None)
+        {
+            return new SafetyOutcome(assessment, null, false);
+        }
+
+        var level = assessment.Level == SafetyLevel.Emergency ? EscalationLevel.Emergency : EscalationLevel.Urgent;
+        var escalation = new Escalation(
+            Key: $"{channel}:{conversationId}:{messageId}",
+            ConversationId: conversationId,
+            Channel: channel,
+            Level: level,
+            Reasons: assessment.Reasons
+                .Where(r => r.Level != SafetyLevel.None)
+                .Select(r => new EscalationReason(r.RuleId, r.Level == SafetyLevel.Emergency ? EscalationLevel.Emergency : EscalationLevel.Urgent, r.Start, r.Length))
+                .ToArray(),
+            MessageActivityId: messageId,
+            MessageText: text,
+            CreatedAt: time.GetUtcNow());
+        dispatcher.Submit(escalation);
+        return new SafetyOutcome(assessment, replies.For(assessment.Level), true);
+    }
+
+    [LoggerMessage(6001, LogLevel.Critical, "The safety classifier threw {Error} on a message from {Channel}; the message was answered without a safety verdict")]
+    private static partial void ClassifierFailed(ILogger logger, string error, string channel);
+}
+
+internal static class SafetyServices
+{
+    public static IServiceCollection AddSafety(this IServiceCollection services)
+    {
+        services.AddOptions<SafetyOptions>().BindConfiguration(SafetyOptions.SectionName);
+        services.AddSingleton(sp => new SafetyRulesProvider(Resolve(sp, o => o.RulesPath, "rules.yaml"),
+            sp.GetRequiredService<ILogger<SafetyRulesProvider>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new CrisisReplies(Resolve(sp, o => o.RepliesPath, "crisis-replies.yaml"),
+            sp.GetRequiredService<ILogger<CrisisReplies>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ISafetyClassifier>(sp => new SafetyClassifier(sp.GetRequiredService<SafetyRulesProvider>(),
+            sp.GetRequiredService<ILogger<SafetyClassifier>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<SafetyGate>();
+        services.AddHostedService<SafetyStartup>();
+        return services;
+    }
+
+    private static string Resolve(IServiceProvider sp, Func<SafetyOptions, string?> pick, string fileName)
+    {
+        var env = sp.GetRequiredService<IHostEnvironment>();
+        var configured = pick(sp.GetRequiredService<IOptions<SafetyOptions>>().Value);
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return Path.GetFullPath(Path.Combine(env.ContentRootPath, configured));
+        }
+
+        var knowledge = sp.GetRequiredService<IOptions<KnowledgeOptions>>().Value.Path;
+        return Path.GetFullPath(Path.Combine(env.ContentRootPath, knowledge, "safety", fileName));
+    }
+}
+
+/// <summary>
+/// Loads the safety rules and wording before the service accepts a request. With no valid rules at all the
+/// provider throws and the service refuses to start: answering without the safety path would fail silently.
+/// </summary>
+internal sealed class SafetyStartup(SafetyRulesProvider rules, CrisisReplies replies, ISafetyClassifier classifier) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = rules.Status;
+        _ = replies.Emergency;
+        classifier.Classify("warm up the classifier"); // compiles the rule set's regexes before the first visitor
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Degraded when a rules or wording edit was rejected (the last good one is still in use).</summary>
+internal sealed class SafetyHealthCheck(SafetyRulesProvider rules, CrisisReplies replies) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var r = rules.Status;
+        var c = replies.Status;
+        var data = new Dictionary<string, object> { ["rules"] = r.RuleCount, ["builtInWording"] = c.UsingBuiltIn };
+        var problems = new List<string>();
+        if (!r.IsCurrent)
+        {
+            problems.Add($"rules: the last edit was rejected ({r.LastError}); the previous rules are in use");
+        }
+
+        if (c.LastError is { } wording && c.LastErrorAt is not null)
+        {
+            problems.Add($"crisis wording: {wording}");
+        }
+
+        return Task.FromResult(problems.Count == 0
+            ? HealthCheckResult.Healthy($"{r.RuleCount} rules", data)
+            : HealthCheckResult.Degraded(string.Join("; ", problems), data: data));
+    }
+}
