@@ -16,7 +16,10 @@ public static class BotServiceApp
 {
     public const string DefaultUrl = "http://127.0.0.1:3978";
 
-    public static WebApplication Build(string[] args)
+    public static WebApplication Build(string[] args) => Build(args, configure: null);
+
+    /// <param name="configure">Tests add their own services here (a notifier that fails, a log capture).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure)
     {
         StorageServices.RestrictNewFilesToOwner();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -44,6 +47,7 @@ public static class BotServiceApp
         builder.Services.AddStorage();
         builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
+        builder.Services.AddHostedService<HttpWarmUp>();
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -54,6 +58,7 @@ public static class BotServiceApp
             .AddCheck<SafetyHealthCheck>("safety")
             .AddCheck<EscalationHealthCheck>("escalations");
 
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

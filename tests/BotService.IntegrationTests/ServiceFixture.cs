@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 
 namespace BotService.IntegrationTests;
 
@@ -22,7 +23,7 @@ public sealed class ServiceFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         CopyDirectory(Path.Combine(RepoPaths.Root, "knowledge"), KnowledgePath);
-        (_app, Http) = await StartAsync(KnowledgePath, DataPath);
+        (_app, Http) = await StartAsync(KnowledgePath, DataPath, b => b.Logging.AddProvider(Logs));
         await WaitHealthyAsync(Http);
     }
 
@@ -45,7 +46,14 @@ public sealed class ServiceFixture : IAsyncLifetime
         }
     }
 
-    public static async Task<(WebApplication App, HttpClient Http)> StartAsync(string knowledgePath, string dataPath, params string[] extra)
+    public LogCapture Logs { get; } = new();
+
+    public static Task<(WebApplication App, HttpClient Http)> StartAsync(string knowledgePath, string dataPath, params string[] extra) =>
+        StartAsync(knowledgePath, dataPath, null, extra);
+
+    /// <summary>Starts the real service; every log line at every level goes to a <see cref="LogCapture"/>.</summary>
+    public static async Task<(WebApplication App, HttpClient Http)> StartAsync(string knowledgePath, string dataPath,
+        Action<WebApplicationBuilder>? configure, params string[] extra)
     {
         var app = BotServiceApp.Build(
         [
@@ -53,8 +61,13 @@ public sealed class ServiceFixture : IAsyncLifetime
             $"--Knowledge:Path={knowledgePath}",
             $"--Data:Path={dataPath}",
             "--Knowledge:ReloadDelay=00:00:00.050",
+            "--Logging:LogLevel:Default=Trace",
             .. extra,
-        ]);
+        ], builder =>
+        {
+            builder.Logging.AddProvider(new LogCapture());
+            configure?.Invoke(builder);
+        });
         await app.StartAsync();
         var http = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = TimeSpan.FromSeconds(30) };
         return (app, http);

@@ -46,6 +46,11 @@ public sealed class EscalationOutbox : IDisposable
         }
     }
 
+    /// <summary>Runs the serializer once on a sample (nothing is written), so the first real escalation is quick.</summary>
+    public void WarmUp() => _ = JsonSerializer.Serialize(
+        new OutboxLine { Add = new Escalation("warm-up", "warm-up", "none", EscalationLevel.Urgent, [new("warm-up", EscalationLevel.Urgent, 0, 0)], "warm-up", string.Empty, DateTimeOffset.UnixEpoch) },
+        OutboxJsonContext.Default.OutboxLine);
+
     /// <summary>Records that the escalation has landed; it will not be replayed.</summary>
     public void MarkDone(string key) => Write(new OutboxLine { Done = key });
 

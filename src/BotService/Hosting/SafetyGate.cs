@@ -110,11 +110,26 @@ internal static class SafetyServices
 /// </summary>
 internal sealed class SafetyStartup(SafetyRulesProvider rules, CrisisReplies replies, ISafetyClassifier classifier) : IHostedService
 {
+    private static readonly string[] WarmUp =
+    [
+        "how much is an infusion",
+        "I took 30 pills an hour ago",
+        "I took two bottles of tylenol",
+        "chest pain 3 hours after my session yesterday",
+        "I feel dizzy since my infusion on Monday",
+        "I want to end my life",
+    ];
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _ = rules.Status;
         _ = replies.Emergency;
-        classifier.Classify("warm up the classifier"); // compiles the rule set's regexes before the first visitor
+        // Load the recognizers' models and compile the rules before the first visitor: cold, the first crisis
+        // message would take seconds.
+        foreach (var text in WarmUp)
+        {
+            classifier.Classify(text);
+        }
         return Task.CompletedTask;
     }
 

@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using BotService.Storage.Escalations;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BotService.IntegrationTests;
+
+/// <summary>
+/// The crisis path through the real service: the reply leads with the resources at once, and the escalation lands
+/// exactly once, whatever is broken at the time. Each test runs its own service on its own data folder.
+/// </summary>
+public sealed class SafetyPathTests : IAsyncLifetime
+{
+    private const string Emergency = "I just swallowed all my sleeping pills";
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+    private readonly List<IAsyncDisposable> _services = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var s in _services)
+        {
+            await s.DisposeAsync();
+        }
+
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort
+        }
+    }
+
+    [Fact]
+    public async Task Ask_Emergency_RepliesWithCrisisResourcesOnlyAndEscalatesOnce()
+    {
+        // Arrange
+        var service = await StartAsync(DataPath());
+
+        // Act
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-e1");
+
+        // Assert
+        Assert.Equal("emergency", body.GetProperty("safety").GetProperty("level").GetString());
+        var text = body.GetProperty("text").GetString()!;
+        Assert.StartsWith("If you are in immediate danger, call 911", text, StringComparison.Ordinal);
+        Assert.Contains("988", text, StringComparison.Ordinal);
+        Assert.Contains("text HOME to 741741", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Source:", text, StringComparison.Ordinal);
+        Assert.Equal(0, body.GetProperty("sources").GetArrayLength());
+        var reason = body.GetProperty("safety").GetProperty("reasons")[0];
+        Assert.False(string.IsNullOrEmpty(reason.GetProperty("rule").GetString()));
+        Assert.True(reason.GetProperty("length").GetInt32() > 0);
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"reply took {elapsed}");
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-e1"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(service.DatabaseFile));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(service.DataPath, "escalations.outbox.jsonl")));
+    }
+
+    [Fact]
+    public async Task Ask_Urgent_LeadsWithAdviceAndEscalates()
+    {
+        var service = await StartAsync(DataPath());
+
+        var (body, _) = await service.AskAsync("I feel very nauseous and dizzy hours after my infusion", "conv-u1");
+
+        Assert.Equal("urgent", body.GetProperty("safety").GetProperty("level").GetString());
+        Assert.Contains("call 911", body.GetProperty("text").GetString(), StringComparison.Ordinal);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-u1"));
+    }
+
+    [Fact]
+    public async Task Ask_DatabaseLockedByAnotherProcess_RepliesAtOnceAndLandsOnceUnlocked()
+    {
+        var service = await StartAsync(DataPath());
+        var locker = await Faults.LockDatabaseAsync(service.DatabaseFile);
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-lock");
+        await Task.Delay(500);
+        Assert.False(service.IsIdle, "the escalation cannot have landed while the database is locked");
+        locker.Dispose();
+
+        AssertCrisis(body, elapsed);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-lock"));
+    }
+
+    [Fact]
+    public async Task Ask_DatabaseFileReadOnly_RepliesAtOnceAndLandsOnceWritable()
+    {
+        Assert.True(Faults.IsRoot, "fault tests mount file systems and need root (CI runs as root)");
+        var data = DataPath();
+        await (await StartAsync(data)).DisposeAsync(); // an earlier run created the database
+        SqliteConnection.ClearAllPools();
+        var readOnly = Faults.ReadOnlyFile(Path.Combine(data, "botservice.db"));
+        var service = await StartAsync(data);
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-ro");
+        var health = await service.HealthAsync();
+        readOnly.Dispose();
+
+        AssertCrisis(body, elapsed);
+        Assert.Equal("degraded", health.GetProperty("checks").GetProperty("escalations").GetProperty("status").GetString());
+        Assert.Contains("database", health.GetProperty("checks").GetProperty("escalations").GetProperty("description").GetString(), StringComparison.Ordinal);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-ro"));
+    }
+
+    [Fact]
+    public async Task Ask_DatabaseDeleted_RepliesAtOnceAndLandsInARecreatedDatabase()
+    {
+        var service = await StartAsync(DataPath());
+        foreach (var f in Directory.GetFiles(service.DataPath, "botservice.db*"))
+        {
+            File.Delete(f);
+        }
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-del");
+
+        AssertCrisis(body, elapsed);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-del"));
+    }
+
+    [Fact]
+    public async Task Ask_DiskFull_RepliesAtOnceReportsDegradedAndLandsOnceFreed()
+    {
+        Assert.True(Faults.IsRoot, "fault tests mount file systems and need root (CI runs as root)");
+        using var disk = Faults.Tmpfs(1024);
+        var service = await StartAsync(disk.Path);
+        var filler = Faults.Fill(disk.Path);
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-full");
+        var health = await service.HealthAsync();
+        File.Delete(filler);
+
+        AssertCrisis(body, elapsed);
+        Assert.Contains("outbox", health.GetProperty("checks").GetProperty("escalations").GetProperty("description").GetString(), StringComparison.Ordinal);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-full"));
+    }
+
+    [Fact]
+    public async Task Ask_KnowledgeMissing_EmergencyStillGetsTheCrisisReply()
+    {
+        var service = await StartAsync(DataPath(), knowledge: Path.Combine(_root, "no-such-folder"));
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-noindex");
+        var ordinary = await service.Http.PostAsJsonAsync("/api/ask", new { text = "how much is an infusion" });
+
+        AssertCrisis(body, elapsed);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ordinary.StatusCode);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-noindex"));
+    }
+
+    [Fact]
+    public async Task Ask_KnowledgeCorrupt_EmergencyStillGetsTheCrisisReply()
+    {
+        var knowledge = Path.Combine(_root, "corrupt-knowledge");
+        Directory.CreateDirectory(Path.Combine(knowledge, "articles"));
+        await File.WriteAllBytesAsync(Path.Combine(knowledge, "articles", "a.md"), [0xFF, 0xFE, 0x00, 0x2D, 0x2D, 0x2D, 0x00]);
+        var service = await StartAsync(DataPath(), knowledge: knowledge);
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-corrupt");
+
+        AssertCrisis(body, elapsed);
+    }
+
+    [Fact]
+    public async Task Ask_NotifierThrowsThenHangsThenRecovers_RepliesAtOnceAndNotifiesOnce()
+    {
+        var notifier = new FlakyNotifier { FailuresLeft = 2, HangsLeft = 1 };
+        var service = await StartAsync(DataPath(), notifier: notifier);
+
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-notifier");
+
+        AssertCrisis(body, elapsed);
+        await service.WaitLandedAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, service.CountEscalations("conv-notifier"));
+        Assert.Equal(1, service.CountDeliveries("flaky"));
+        Assert.Equal(4, notifier.Calls);
+    }
+
+    private static void AssertCrisis(JsonElement body, TimeSpan elapsed)
+    {
+        Assert.Equal("emergency", body.GetProperty("safety").GetProperty("level").GetString());
+        Assert.StartsWith("If you are in immediate danger, call 911", body.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"the crisis reply took {elapsed}");
+    }
+
+    private string DataPath() => Path.Combine(_root, Guid.NewGuid().ToString("n"));
+
+    private async Task<Service> StartAsync(string data, string? knowledge = null, IEscalationNotifier? notifier = null)
+    {
+        var rules = Path.Combine(RepoPaths.Root, "knowledge", "safety", "rules.yaml");
+        var (app, http) = await ServiceFixture.StartAsync(knowledge ?? Path.Combine(RepoPaths.Root, "knowledge"), data,
+            b =>
+            {
+                if (notifier is not null)
+                {
+                    b.Services.AddSingleton(notifier);
+                }
+            },
+            $"--Safety:RulesPath={rules}",
+            "--Escalations:FirstRetry=00:00:00.050",
+            "--Escalations:MaxRetry=00:00:00.300",
+            "--Escalations:NotifierTimeout=00:00:00.300");
+        var service = new Service(app, http, data);
+        _services.Add(service);
+        return service;
+    }
+
+    private sealed class Service(WebApplication app, HttpClient http, string dataPath) : IAsyncDisposable
+    {
+        public HttpClient Http { get; } = http;
+
+        public string DataPath { get; } = dataPath;
+
+        public string DatabaseFile => Path.Combine(DataPath, "botservice.db");
+
+        public async Task<(JsonElement Body, TimeSpan Elapsed)> AskAsync(string text, string conversationId)
+        {
+            var watch = Stopwatch.StartNew();
+            var response = await Http.PostAsJsonAsync("/api/ask", new { text, conversationId });
+            var elapsed = watch.Elapsed;
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<JsonElement>(), elapsed);
+        }
+
+        public async Task<JsonElement> HealthAsync() =>
+            await (await Http.GetAsync("/healthz")).Content.ReadFromJsonAsync<JsonElement>();
+
+        public async Task WaitLandedAsync(TimeSpan? timeout = null)
+        {
+            var dispatcher = app.Services.GetRequiredService<EscalationDispatcher>();
+            using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
+            while (!dispatcher.IsIdle)
+            {
+                await Task.Delay(25, cts.Token);
+            }
+        }
+
+        public int CountEscalations(string conversationId) =>
+            Count("SELECT COUNT(*) FROM escalations WHERE ConversationId = $c", conversationId);
+
+        public bool IsIdle => app.Services.GetRequiredService<EscalationDispatcher>().IsIdle;
+
+        public int CountDeliveries(string notifier) =>
+            Count("SELECT COUNT(*) FROM escalation_deliveries WHERE Notifier = $c", notifier);
+
+        private int Count(string sql, string value)
+        {
+            using var connection = new SqliteConnection($"Data Source={DatabaseFile};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("$c", value);
+            return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private sealed class FlakyNotifier : IEscalationNotifier
+    {
+        public int FailuresLeft;
+        public int HangsLeft;
+        public int Calls;
+
+        public string Name => "flaky";
+
+        public async Task NotifyAsync(Escalation escalation, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref Calls);
+            if (Interlocked.Decrement(ref FailuresLeft) >= 0)
+            {
+                throw new HttpRequestException("Teams is down");
+            }
+
+            if (Interlocked.Decrement(ref HangsLeft) >= 0)
+            {
+                await Task.Delay(Timeout.Infinite, CancellationToken.None);
+            }
+        }
+    }
+}
