@@ -127,6 +127,18 @@ internal sealed class RegexGate
 
     public bool IsGated => _gates is not null;
 
+    /// <summary>Builds the lazily constructed automata now, so the first real messages are not slow.</summary>
+    public void Warm(IEnumerable<string> samples)
+    {
+        foreach (var sample in samples)
+        {
+            foreach (var gate in _gates ?? [])
+            {
+                gate.IsMatch(sample);
+            }
+        }
+    }
+
     public bool Passes(string text)
     {
         if (_gates is null)
@@ -158,7 +170,9 @@ internal sealed class RegexGate
         try
         {
             var alternation = string.Join("|", stripped.Select(p => "(?:" + p + ")"));
-            gates.Add(new Regex(alternation, options | RegexOptions.NonBacktracking, SafetyRulesLoader.MatchTimeout));
+            // Linear time by construction, so no match timeout: a timeout could only fire when the lazily built
+            // automaton is cold and the machine is busy, and would then wrongly flag or skip a message.
+            gates.Add(new Regex(alternation, options | RegexOptions.NonBacktracking, Regex.InfiniteMatchTimeout));
             return true;
         }
         catch (NotSupportedException) when (stripped.Count > 1)
