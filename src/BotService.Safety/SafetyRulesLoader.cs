@@ -14,8 +14,11 @@ namespace BotService.Safety;
 /// </summary>
 public static partial class SafetyRulesLoader
 {
-    /// <summary>Regex match timeout for every rule: a pathological message cannot stall a request.</summary>
-    internal static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// Regex match timeout for every rule and exception: a pathological message cannot stall a request. Generous on
+    /// purpose: the timeout is wall-clock, and on a busy 2-core machine a 100 ms limit fired on ordinary messages.
+    /// </summary>
+    internal static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(500);
 
     private const RegexOptions Options = RegexOptions.CultureInvariant | RegexOptions.IgnoreCase;
 
@@ -49,6 +52,12 @@ public static partial class SafetyRulesLoader
         catch (YamlException e)
         {
             reader.Error(e.Start, $"not valid YAML: {e.Message}");
+            return new RulesLoadResult(null, reader.Errors);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+        {
+            // YamlDotNet throws these for some malformed flow collections; no position is available.
+            reader.Error(new Mark(), $"not valid YAML ({e.GetType().Name}); check brackets and indentation");
             return new RulesLoadResult(null, reader.Errors);
         }
 
@@ -256,9 +265,9 @@ public static partial class SafetyRulesLoader
             }
 
             var rules = fields.TryGetValue("rules", out var r) ? ReadRules(r) : [];
-            if (rules.Count == 0)
+            if (r is not YamlSequenceNode { Children.Count: > 0 })
             {
-                reader.Error(fields.TryGetValue("rules", out var at) ? at : root, "the file defines no rules");
+                reader.Error(r ?? root, "the file defines no rules");
             }
 
             var ruleIds = rules.Select(x => x.Id).ToHashSet(StringComparer.Ordinal);
