@@ -71,6 +71,11 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
     private SafetyAssessment Evaluate(SafetyRuleSet set, string text)
     {
         var norm = set.Normaliser.Normalise(text);
+        if (!set.AnyRule.Passes(norm.Text))
+        {
+            return SafetyAssessment.None;
+        }
+
         var candidates = FindCandidates(set, norm.Text);
         if (candidates.Count == 0)
         {
@@ -99,7 +104,7 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
             try
             {
                 // Cheap checks first: the linear-time gate, then the context the rule requires.
-                if (!rule.Gate.Passes(text) || rule.Requires?.IsMatch(text) == false)
+                if (!rule.Literals.Passes(text) || !rule.Gate.Passes(text) || rule.Requires?.IsMatch(text) == false)
                 {
                     continue;
                 }

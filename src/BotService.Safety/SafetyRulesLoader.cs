@@ -243,6 +243,7 @@ public static partial class SafetyRulesLoader
         private readonly Dictionary<string, string> _vocab = new(StringComparer.Ordinal);
         private readonly Dictionary<string, string> _expanded = new(StringComparer.Ordinal);
         private readonly List<string> _samples = [];
+        private readonly List<string> _rulePatterns = [];
         private TextNormaliser _normaliser = new([]);
 
         public SafetyRuleSet Build(YamlMappingNode root, string path, string fingerprint, DateTimeOffset now)
@@ -283,6 +284,7 @@ public static partial class SafetyRulesLoader
             }
 
             var exceptions = fields.TryGetValue("exceptions", out var e) ? ReadExceptions(e, ruleIds) : [];
+            var anyRule = LiteralPrefilter.Build(_rulePatterns);
 
             // Exceptions only run on messages where a rule fired, so the rules' examples are the right warm-up.
             foreach (var exception in exceptions)
@@ -298,6 +300,7 @@ public static partial class SafetyRulesLoader
                 Normaliser = _normaliser,
                 Rules = rules.Select(x => x.Rule).ToArray(),
                 Exceptions = exceptions,
+                AnyRule = anyRule,
             };
         }
 
@@ -570,6 +573,8 @@ public static partial class SafetyRulesLoader
                     continue;
                 }
 
+                _rulePatterns.AddRange(matchers);
+                _rulePatterns.AddRange(quantityPatterns);
                 var rule = new CompiledRule
                 {
                     Id = id,
@@ -577,13 +582,14 @@ public static partial class SafetyRulesLoader
                     Line = (int)map.Start.Line,
                     Matcher = matchers.Count > 0 ? Compile(matchers) : null,
                     Gate = RegexGate.Build([.. matchers, .. quantityPatterns], Options),
+                    Literals = LiteralPrefilter.Build([.. matchers, .. quantityPatterns]),
                     Requires = requires.Count > 0 ? Compile(requires) : null,
                     Quantities = quantities,
                     WearsOff = wearsOff,
                     YieldsTo = yields.Select(x => x.Item1).ToFrozenSet(StringComparer.Ordinal),
                 };
                 CheckExamples(f, map, what, required: true,
-                    text => rule.Gate.Passes(text) &&
+                    text => rule.Literals.Passes(text) && rule.Gate.Passes(text) &&
                             (rule.Matcher?.IsMatch(text) == true || rule.Quantities.Any(q => q.Pattern.IsMatch(text))) &&
                             rule.Requires?.IsMatch(text) != false);
                 rules.Add(new LoadedRule(id, rule, yields));

@@ -12,6 +12,9 @@ internal sealed class SafetyRuleSet
     public required TextNormaliser Normaliser { get; init; }
     public required IReadOnlyList<CompiledRule> Rules { get; init; }
     public required IReadOnlyList<CompiledException> Exceptions { get; init; }
+
+    /// <summary>Literals at least one of which every rule match contains: most messages fail it and are done at once.</summary>
+    public LiteralPrefilter AnyRule { get; init; } = LiteralPrefilter.Always;
 }
 
 internal sealed class CompiledRule
@@ -22,6 +25,9 @@ internal sealed class CompiledRule
 
     /// <summary>All phrases and patterns of the rule as one alternation; null when the rule only has quantities.</summary>
     public Regex? Matcher { get; init; }
+
+    /// <summary>Vectorised literal pre-filter (see <see cref="LiteralPrefilter"/>), checked first.</summary>
+    public LiteralPrefilter Literals { get; init; } = LiteralPrefilter.Always;
 
     /// <summary>Linear-time pre-filter (see <see cref="RegexGate"/>); the rule is skipped when it does not pass.</summary>
     public required RegexGate Gate { get; init; }
@@ -126,6 +132,8 @@ internal sealed class RegexGate
     private RegexGate(Regex[]? gates) => _gates = gates;
 
     public bool IsGated => _gates is not null;
+
+    public int AutomatonCount => _gates?.Length ?? 0;
 
     /// <summary>Builds the lazily constructed automata now, so the first real messages are not slow.</summary>
     public void Warm(IEnumerable<string> samples)

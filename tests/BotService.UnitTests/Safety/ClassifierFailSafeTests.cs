@@ -7,9 +7,11 @@ namespace BotService.UnitTests.Safety;
 /// <summary>When a regex times out, the classifier errs towards a human looking, never towards "none".</summary>
 public sealed class ClassifierFailSafeTests
 {
-    // Catastrophic backtracking on "aaaa…!" with a 1 ms limit: guaranteed to time out.
-    private static readonly Regex Catastrophic = new("(a+)+$", RegexOptions.None, TimeSpan.FromMilliseconds(1));
-    private static readonly string Pathological = "want to die " + new string('a', 40) + "!";
+    // Exponential backtracking (a back-reference stops the engine from making the loops atomic) on a long "abab…"
+    // with no final "c", with a 1 ms limit: guaranteed to time out. ("ab" repeats survive normalisation, which
+    // squeezes runs of one letter.)
+    private static readonly Regex Catastrophic = new(@"((?:ab)+(?:ab)+)+\1c", RegexOptions.None, TimeSpan.FromMilliseconds(1));
+    private static readonly string Pathological = "want to die " + string.Concat(Enumerable.Repeat("ab", 40));
 
     private static CompiledRule Rule(string id, Regex matcher) => new()
     {

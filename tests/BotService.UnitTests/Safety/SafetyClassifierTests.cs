@@ -367,6 +367,32 @@ public sealed class SafetyClassifierTests(ClassifierFixture fixture)
     }
 
     [Fact]
+    public void Prefilters_EveryRuleMatchInCorpus_PassesItsFilters()
+    {
+        // The pre-filters must never reject a message a rule matches (they are derived automatically).
+        // Arrange
+        var texts = SafetyCorpusTests.LoadCorpus().Select(i => fixture.RuleSet.Normaliser.Normalise(i.Text).Text).ToList();
+        var failures = new List<string>();
+
+        // Act
+        foreach (var text in texts)
+        {
+            foreach (var rule in fixture.RuleSet.Rules)
+            {
+                var matches = rule.Matcher?.IsMatch(text) == true || rule.Quantities.Any(q => q.Pattern.IsMatch(text));
+                if (matches && !(fixture.RuleSet.AnyRule.Passes(text) && rule.Literals.Passes(text) && rule.Gate.Passes(text)))
+                {
+                    failures.Add($"{rule.Id}: {text}");
+                }
+            }
+        }
+
+        // Assert
+        Assert.Empty(failures);
+        Assert.True(fixture.RuleSet.AnyRule.IsFiltering);
+    }
+
+    [Fact]
     public void Classify_WithUnusedGates_SameLevelsOnWholeCorpus()
     {
         // Gates are only a speed-up: with every gate disabled the corpus must classify identically.
@@ -379,6 +405,7 @@ public sealed class SafetyClassifierTests(ClassifierFixture fixture)
             Normaliser = fixture.RuleSet.Normaliser,
             Rules = fixture.RuleSet.Rules.Select(Ungate).ToArray(),
             Exceptions = fixture.RuleSet.Exceptions.Select(Ungate).ToArray(),
+            AnyRule = LiteralPrefilter.Always,
         };
         var classifier = new SafetyClassifier(() => ungated, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, fixture.Clock);
         var texts = SafetyCorpusTests.LoadCorpus().Select(i => i.Text).ToList();
@@ -393,7 +420,7 @@ public sealed class SafetyClassifierTests(ClassifierFixture fixture)
     private static CompiledRule Ungate(CompiledRule r) => new()
     {
         Id = r.Id, Level = r.Level, Line = r.Line, Matcher = r.Matcher, Requires = r.Requires, Quantities = r.Quantities,
-        WearsOff = r.WearsOff, YieldsTo = r.YieldsTo, Gate = RegexGate.Always,
+        WearsOff = r.WearsOff, YieldsTo = r.YieldsTo, Gate = RegexGate.Always, Literals = LiteralPrefilter.Always,
     };
 
     private static CompiledException Ungate(CompiledException e) => new()

@@ -94,3 +94,62 @@ public sealed class TextNormaliserTests
         Assert.Null(value);
     }
 }
+
+public sealed class LiteralPrefilterTests
+{
+    [Theory]
+    [InlineData(@"\bkill\s+(?:myself|himself)\b", "i want to kill himself now", "kill himself")]
+    [InlineData(@"(?<=\bi\s)want\s+to\s+die\b", "i want to die", "want to die")]
+    [InlineData(@"(?:took|swallowed)\s+\d+\s+pills", "she swallowed 30 pills", " pills")]
+    [InlineData(@"fianc[eé]e?", "my fiancée", "fiancée")]
+    [InlineData(@"\bself\s+harm(?:ing)?", "been self harming", "self harming")]
+    [InlineData(@"(?<=\b(?:blood pressure|bp)\b[^.]{0,30})\d{2,3}/\d{2,3}", "my bp is 170/105", "bp")]
+    public void Required_MatchingText_ContainsARequiredLiteral(string pattern, string text, string literalFound)
+    {
+        // Arrange
+        Assert.Matches(pattern, text);
+
+        // Act
+        var required = LiteralPrefilter.Required(pattern);
+
+        // Assert
+        Assert.NotNull(required);
+        Assert.Contains(literalFound, required!);
+        Assert.Contains(required!, r => text.Contains(r, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Theory]
+    [InlineData(@"(?:kill)?\s*me", "me")]
+    [InlineData(@"(?!kill)\bme", "me")]
+    [InlineData(@"a(?:bc)*d", "ad")]
+    public void Required_OptionalParts_NeverRequiredAlone(string pattern, string shortestMatch)
+    {
+        // Act
+        var required = LiteralPrefilter.Required(pattern);
+
+        // Assert: the shortest possible match must still pass.
+        Assert.True(required is null || required.Any(r => shortestMatch.Contains(r, StringComparison.OrdinalIgnoreCase)));
+    }
+
+    [Fact]
+    public void Build_PatternWithoutLiterals_LetsEverythingThrough()
+    {
+        // Act
+        var filter = LiteralPrefilter.Build([@"\bkill\s+myself\b", @"\w+"]);
+
+        // Assert
+        Assert.False(filter.IsFiltering);
+        Assert.True(filter.Passes("anything"));
+    }
+
+    [Fact]
+    public void Passes_CaseInsensitiveSubstring_OnlyWhenALiteralOccurs()
+    {
+        // Arrange
+        var filter = LiteralPrefilter.Build([@"\bkill\s+myself\b"]);
+
+        // Act / Assert
+        Assert.True(filter.Passes("i want to KILL MYSELF"));
+        Assert.False(filter.Passes("what is the price"));
+    }
+}
