@@ -328,6 +328,19 @@ public sealed class SafetyClassifierTests(ClassifierFixture fixture)
         Assert.Equal(SafetyLevel.None, result.Level);
     }
 
+    [Theory]
+    [InlineData("i wanna kys tonight", SafetyLevel.Emergency)]
+    [InlineData("gonna kys", SafetyLevel.Emergency)]
+    [InlineData("you should kys", SafetyLevel.None)]
+    public void Classify_Kys_OnlyAboutTheWriter(string text, SafetyLevel expected)
+    {
+        // Act
+        var result = Classify(text);
+
+        // Assert
+        Assert.Equal(expected, result.Level);
+    }
+
     [Fact]
     public void Classify_GunWithoutDistress_None()
     {
