@@ -168,6 +168,11 @@ public sealed partial class CrisisReplies : IDisposable
             errors.Add(new SafetyRuleError(path, 0, 0, $"cannot read the file: {e.Message}"));
             return (null, errors);
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
+        {
+            errors.Add(new SafetyRuleError(path, 0, 0, $"not valid YAML ({e.GetType().Name}); check indentation"));
+            return (null, errors);
+        }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {

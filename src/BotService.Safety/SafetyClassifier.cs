@@ -71,6 +71,11 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
     private SafetyAssessment Evaluate(SafetyRuleSet set, string text)
     {
         var norm = set.Normaliser.Normalise(text);
+        if (!set.AnyRule.Passes(norm.Text))
+        {
+            return SafetyAssessment.None;
+        }
+
         var candidates = FindCandidates(set, norm.Text);
         if (candidates.Count == 0)
         {
@@ -80,7 +85,7 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
         ApplyWearsOff(norm.Text, candidates);
         if (candidates.Count > 0)
         {
-            ApplyExceptions(set, norm.Text, candidates);
+            ApplyExceptions(norm.Text, candidates, set.Exceptions.Where(e => Applies(e, norm.Text, candidates)).ToList());
         }
 
         if (candidates.Count == 0)
@@ -99,7 +104,7 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
             try
             {
                 // Cheap checks first: the linear-time gate, then the context the rule requires.
-                if (!rule.Gate.Passes(text) || rule.Requires?.IsMatch(text) == false)
+                if (!rule.Literals.Passes(text) || !rule.Gate.Passes(text) || rule.Requires?.IsMatch(text) == false)
                 {
                     continue;
                 }
@@ -186,21 +191,42 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
         return elapsed.Count > 0 && elapsed.All(e => e < window.Window);
     }
 
-    private static void ApplyExceptions(SafetyRuleSet set, string text, List<Candidate> candidates)
+    /// <summary>
+    /// Whether an exception could affect the current reasons and its gate passes. Any failure (a timeout) means
+    /// "does not apply": when in doubt an exception is skipped, so a failure can never lower a level.
+    /// </summary>
+    private bool Applies(CompiledException exception, string text, List<Candidate> candidates)
+    {
+        try
+        {
+            return candidates.Any(c => exception.Affects(c.Rule.Id)) && exception.Gate.Passes(text);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            ExceptionTimedOut(_log, exception.Id);
+            return false;
+        }
+    }
+
+    private void ApplyExceptions(string text, List<Candidate> candidates, List<CompiledException> exceptions)
     {
         // 1. Span exceptions: negation, idiom, informational and hypothetical questions, past events.
         var spanMatches = new List<(CompiledException Exception, int Start, int End)>();
-        foreach (var exception in set.Exceptions)
+        foreach (var exception in exceptions.Where(e => e.Scope == ExceptionScope.Span))
         {
-            if (exception.Scope != ExceptionScope.Span || !candidates.Any(c => exception.Affects(c.Rule.Id)) ||
-                !exception.Gate.Passes(text))
+            try
             {
-                continue;
-            }
+                var found = new List<(CompiledException, int, int)>();
+                foreach (var m in exception.Matcher.EnumerateMatches(text))
+                {
+                    found.Add((exception, m.Index, m.Index + m.Length));
+                }
 
-            foreach (var m in exception.Matcher.EnumerateMatches(text))
+                spanMatches.AddRange(found);
+            }
+            catch (RegexMatchTimeoutException)
             {
-                spanMatches.Add((exception, m.Index, m.Index + m.Length));
+                ExceptionTimedOut(_log, exception.Id);
             }
         }
 
@@ -233,11 +259,10 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
         // 2. Message exceptions: downgrades first, then suppressions, which only ever remove urgent reasons.
         foreach (var effect in (ReadOnlySpan<ExceptionEffect>)[ExceptionEffect.Downgrade, ExceptionEffect.Suppress])
         {
-            foreach (var exception in set.Exceptions)
+            foreach (var exception in exceptions)
             {
                 if (exception.Scope != ExceptionScope.Message || exception.Effect != effect ||
-                    !candidates.Any(c => Eligible(exception, c)) || !exception.Gate.Passes(text) ||
-                    !exception.Matcher.IsMatch(text))
+                    !candidates.Any(c => Eligible(exception, c)) || !SafeIsMatch(exception, text))
                 {
                     continue;
                 }
@@ -259,6 +284,19 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
         // 3. A generic rule yields to a more specific one that fired too (medical-emergency → post-treatment-medical).
         var fired = candidates.Select(c => c.Rule.Id).ToHashSet(StringComparer.Ordinal);
         candidates.RemoveAll(c => c.Rule.YieldsTo.Any(fired.Contains));
+    }
+
+    private bool SafeIsMatch(CompiledException exception, string text)
+    {
+        try
+        {
+            return exception.Matcher.IsMatch(text);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            ExceptionTimedOut(_log, exception.Id);
+            return false;
+        }
     }
 
     private static bool Eligible(CompiledException exception, Candidate c) =>
@@ -318,6 +356,9 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
 
     [LoggerMessage(3021, LogLevel.Warning, "Safety rule {RuleId} timed out on a message; classified urgent")]
     private static partial void RuleTimedOut(ILogger logger, string ruleId);
+
+    [LoggerMessage(3023, LogLevel.Warning, "Safety exception {ExceptionId} timed out on a message; not applied")]
+    private static partial void ExceptionTimedOut(ILogger logger, string exceptionId);
 
     [LoggerMessage(3022, LogLevel.Error, "Safety classifier failed ({ExceptionType}); classified urgent")]
     private static partial void ClassifierFailed(ILogger logger, string exceptionType);

@@ -12,6 +12,9 @@ internal sealed class SafetyRuleSet
     public required TextNormaliser Normaliser { get; init; }
     public required IReadOnlyList<CompiledRule> Rules { get; init; }
     public required IReadOnlyList<CompiledException> Exceptions { get; init; }
+
+    /// <summary>Literals at least one of which every rule match contains: most messages fail it and are done at once.</summary>
+    public LiteralPrefilter AnyRule { get; init; } = LiteralPrefilter.Always;
 }
 
 internal sealed class CompiledRule
@@ -22,6 +25,9 @@ internal sealed class CompiledRule
 
     /// <summary>All phrases and patterns of the rule as one alternation; null when the rule only has quantities.</summary>
     public Regex? Matcher { get; init; }
+
+    /// <summary>Vectorised literal pre-filter (see <see cref="LiteralPrefilter"/>), checked first.</summary>
+    public LiteralPrefilter Literals { get; init; } = LiteralPrefilter.Always;
 
     /// <summary>Linear-time pre-filter (see <see cref="RegexGate"/>); the rule is skipped when it does not pass.</summary>
     public required RegexGate Gate { get; init; }
@@ -127,6 +133,20 @@ internal sealed class RegexGate
 
     public bool IsGated => _gates is not null;
 
+    public int AutomatonCount => _gates?.Length ?? 0;
+
+    /// <summary>Builds the lazily constructed automata now, so the first real messages are not slow.</summary>
+    public void Warm(IEnumerable<string> samples)
+    {
+        foreach (var sample in samples)
+        {
+            foreach (var gate in _gates ?? [])
+            {
+                gate.IsMatch(sample);
+            }
+        }
+    }
+
     public bool Passes(string text)
     {
         if (_gates is null)
@@ -158,7 +178,9 @@ internal sealed class RegexGate
         try
         {
             var alternation = string.Join("|", stripped.Select(p => "(?:" + p + ")"));
-            gates.Add(new Regex(alternation, options | RegexOptions.NonBacktracking, SafetyRulesLoader.MatchTimeout));
+            // Linear time by construction, so no match timeout: a timeout could only fire when the lazily built
+            // automaton is cold and the machine is busy, and would then wrongly flag or skip a message.
+            gates.Add(new Regex(alternation, options | RegexOptions.NonBacktracking, Regex.InfiniteMatchTimeout));
             return true;
         }
         catch (NotSupportedException) when (stripped.Count > 1)
