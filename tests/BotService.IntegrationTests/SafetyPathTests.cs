@@ -105,7 +105,7 @@ public sealed class SafetyPathTests : IAsyncLifetime
         var service = await StartAsync(data);
 
         var (body, elapsed) = await service.AskAsync(Emergency, "conv-ro");
-        var health = await service.HealthAsync();
+        var health = await service.WaitHealthAsync("escalations", "degraded");
         readOnly.Dispose();
 
         AssertCrisis(body, elapsed);
@@ -140,7 +140,7 @@ public sealed class SafetyPathTests : IAsyncLifetime
         var filler = Faults.Fill(disk.Path);
 
         var (body, elapsed) = await service.AskAsync(Emergency, "conv-full");
-        var health = await service.HealthAsync();
+        var health = await service.WaitHealthAsync("escalations", "degraded");
         File.Delete(filler);
 
         AssertCrisis(body, elapsed);
@@ -237,8 +237,21 @@ public sealed class SafetyPathTests : IAsyncLifetime
             return (await response.Content.ReadFromJsonAsync<JsonElement>(), elapsed);
         }
 
-        public async Task<JsonElement> HealthAsync() =>
-            await (await Http.GetAsync("/healthz")).Content.ReadFromJsonAsync<JsonElement>();
+        /// <summary>Polls /healthz until a check reports the status (the dispatcher notices a fault on its next try).</summary>
+        public async Task<JsonElement> WaitHealthAsync(string check, string status)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            while (true)
+            {
+                var health = await (await Http.GetAsync("/healthz", cts.Token)).Content.ReadFromJsonAsync<JsonElement>(cts.Token);
+                if (health.GetProperty("checks").GetProperty(check).GetProperty("status").GetString() == status)
+                {
+                    return health;
+                }
+
+                await Task.Delay(25, cts.Token);
+            }
+        }
 
         public async Task WaitLandedAsync(TimeSpan? timeout = null)
         {
