@@ -47,6 +47,7 @@ public static class BotServiceApp
         builder.Services.AddStorage();
         builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
+        builder.Services.AddSingleton<WarmUpState>();
         builder.Services.AddHostedService<HttpWarmUp>();
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.

@@ -9,9 +9,21 @@ namespace BotService.Hosting;
 /// visitor's, and is not escalated.
 /// </summary>
 internal sealed partial class HttpWarmUp(IServer server, IHostApplicationLifetime lifetime, Knowledge.KnowledgeBase knowledge,
-    Storage.Escalations.EscalationOutbox outbox, ILogger<HttpWarmUp> log) : BackgroundService
+    Storage.Escalations.EscalationOutbox outbox, WarmUpState state, ILogger<HttpWarmUp> log) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await WarmUpAsync(stoppingToken);
+        }
+        finally
+        {
+            state.Done = true;
+        }
+    }
+
+    private async Task WarmUpAsync(CancellationToken stoppingToken)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
@@ -48,4 +60,16 @@ internal sealed partial class HttpWarmUp(IServer server, IHostApplicationLifetim
 
     [LoggerMessage(2201, LogLevel.Debug, "HTTP warm-up skipped ({Error})")]
     private static partial void Skipped(ILogger logger, string error);
+}
+
+/// <summary>Whether the warm-up has run; the service reports ready only after it, so the first request is not cold.</summary>
+internal sealed class WarmUpState
+{
+    private volatile bool _done;
+
+    public bool Done
+    {
+        get => _done;
+        set => _done = value;
+    }
 }

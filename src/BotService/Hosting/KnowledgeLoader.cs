@@ -62,8 +62,8 @@ internal sealed partial class KnowledgeLoader(
     private static partial void FolderMissing(ILogger logger, string path);
 }
 
-/// <summary>Unhealthy (503) until the first index is loaded.</summary>
-internal sealed class KnowledgeHealthCheck(KnowledgeBase knowledge) : IHealthCheck
+/// <summary>Unhealthy (503) until the first index is loaded and the request path has been warmed up.</summary>
+internal sealed class KnowledgeHealthCheck(KnowledgeBase knowledge, WarmUpState warmUp) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -75,8 +75,10 @@ internal sealed class KnowledgeHealthCheck(KnowledgeBase knowledge) : IHealthChe
             ["passages"] = s.Passages,
             ["problems"] = s.Problems,
         };
-        return Task.FromResult(s.Ready
-            ? HealthCheckResult.Healthy($"{s.Articles} articles loaded", data)
-            : HealthCheckResult.Unhealthy("the knowledge index is loading", data: data));
+        return Task.FromResult(!s.Ready
+            ? HealthCheckResult.Unhealthy("the knowledge index is loading", data: data)
+            : !warmUp.Done
+                ? HealthCheckResult.Unhealthy("warming up", data: data)
+                : HealthCheckResult.Healthy($"{s.Articles} articles loaded", data));
     }
 }
