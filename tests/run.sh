@@ -26,9 +26,20 @@ for project in tests/BotService.UnitTests tests/BotService.IntegrationTests; do
 done
 
 echo
+echo "== no message text in the service's logs (every level, the whole run)"
+if [ -f "$reports/service-logs.txt" ]; then
+  python3 tests/privacy-grep.py "$reports/service-logs.txt" \
+    tests/BotService.UnitTests/Safety/safety-corpus.jsonl tests/BotService.UnitTests/Knowledge/questions.jsonl || status=1
+else
+  echo "privacy: the integration tests wrote no service log" >&2
+  status=1
+fi
+
+echo
 echo "== figures reported by the tests"
 for f in "$reports"/*.txt; do
   [ -e "$f" ] || continue
+  [ "$(basename "$f")" = service-logs.txt ] && continue
   echo "-- $(basename "$f" .txt)"
   cat "$f"
 done
