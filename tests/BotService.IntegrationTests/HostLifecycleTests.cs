@@ -49,4 +49,22 @@ public sealed class HostLifecycleTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Start_NoValidSafetyRules_RefusesToStart()
+    {
+        // Arrange: a rules file that is not valid YAML. Answering without the safety path would fail silently.
+        var root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+        Directory.CreateDirectory(root);
+        var rules = Path.Combine(root, "rules.yaml");
+        await File.WriteAllTextAsync(rules, "rules: [ {id: broken\n");
+
+        // Act
+        var start = () => ServiceFixture.StartAsync(Path.Combine(RepoPaths.Root, "knowledge"), Path.Combine(root, "data"), $"--Safety:RulesPath={rules}");
+
+        // Assert
+        var error = await Assert.ThrowsAsync<BotService.Safety.SafetyRulesException>(start);
+        Assert.Contains("rules.yaml", error.Message, StringComparison.Ordinal);
+        Directory.Delete(root, recursive: true);
+    }
 }
