@@ -44,7 +44,7 @@ internal sealed class KnowledgeSnapshot : IDisposable
         DocToPassage = docToPassage;
         Speller = speller;
         Searcher = new IndexSearcher(reader) { Similarity = Similarity };
-        PublicOnly = new CachingWrapperFilter(new QueryWrapperFilter(new TermQuery(new Term(AudienceField, "public"))));
+        PublicOnly = new BitSetCachingFilter(new QueryWrapperFilter(new TermQuery(new Term(AudienceField, "public"))));
         DocumentCount = reader.NumDocs;
     }
 
@@ -171,5 +171,19 @@ internal sealed class KnowledgeSnapshot : IDisposable
         };
         type.Freeze();
         return type;
+    }
+}
+
+/// <summary>
+/// Caches a filter per segment as a random-access <see cref="FixedBitSet"/> (Lucene's default cache compresses it,
+/// which forces the slower in-order scorer): the audience filter applies to every question.
+/// </summary>
+internal sealed class BitSetCachingFilter(Filter inner) : CachingWrapperFilter(inner)
+{
+    protected override DocIdSet CacheImpl(DocIdSetIterator iterator, AtomicReader reader)
+    {
+        var bits = new FixedBitSet(reader.MaxDoc);
+        bits.Or(iterator);
+        return bits;
     }
 }

@@ -2,6 +2,7 @@ using BotService.Knowledge.Articles;
 using BotService.Knowledge.Indexing;
 using Lucene.Net.Index;
 using Lucene.Net.Search;
+using Lucene.Net.Util;
 
 namespace BotService.Knowledge.Search;
 
@@ -19,6 +20,12 @@ internal static class Retriever
 {
     private const int TopHits = 10;
 
+    // Above this many passages, retrieval runs in two stages (see Search). The clinic's own articles are ~130.
+    private const int TwoStageAbove = 5_000;
+    private const int Candidates = 100;
+    private const int EnoughCandidates = 20;
+    private const double CommonShare = 0.02;
+
     // A clause is judged on its own only if it says something specific (a lone "ketamine" does not).
     private const double MinClauseWeight = 1.0;
 
@@ -32,14 +39,26 @@ internal static class Retriever
             return results;
         }
 
-        var lucene = BuildQuery(query);
         var filter = audience == Audience.Public ? snapshot.PublicOnly : null;
-        var top = snapshot.Searcher.Search(lucene, filter, TopHits);
-        if (top.ScoreDocs.Length == 0)
+        ScoreDoc[] hits;
+        if (snapshot.DocumentCount > TwoStageAbove)
+        {
+            // A large corpus: Lucene 4.8 scores a disjunction exhaustively (no WAND), and topic words ("ketamine",
+            // "PTSD") are in half the passages. So candidates come from a cheap body-only query built to touch few
+            // postings (see FirstStage), and are ranked below by the same coverage features as always.
+            hits = FirstStage(snapshot, query.Terms, filter);
+        }
+        else
+        {
+            hits = snapshot.Searcher.Search(BuildQuery(query), filter, TopHits).ScoreDocs;
+        }
+
+        if (hits.Length == 0)
         {
             return results;
         }
 
+        var top = new TopDocs(hits.Length, hits, hits.Max(h => h.Score));
         var maxScore = top.ScoreDocs[0].Score;
         foreach (var hit in top.ScoreDocs)
         {
@@ -67,6 +86,59 @@ internal static class Retriever
         // then the Lucene score.
         results.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
         return results;
+    }
+
+    /// <summary>
+    /// Candidates for a large corpus, touching as few postings as possible: the question's rarer words (in at most
+    /// <see cref="CommonShare"/> of passages) in any combination; or, when every word is common, all of them together,
+    /// then the two rarest.
+    /// </summary>
+    private static ScoreDoc[] FirstStage(KnowledgeSnapshot snapshot, IReadOnlyList<string> terms, Filter? filter)
+    {
+        var limit = snapshot.DocumentCount * CommonShare;
+        var rare = terms.Where(t => snapshot.DocFreq(t) <= limit).ToArray();
+        if (rare.Length > 0)
+        {
+            var any = new BooleanQuery();
+            foreach (var t in rare)
+            {
+                any.Add(new TermQuery(new Term(KnowledgeSnapshot.Body, t)), Occur.SHOULD);
+            }
+
+            var found = snapshot.Searcher.Search(any, filter, Candidates).ScoreDocs;
+            if (found.Length > 0)
+            {
+                return found;
+            }
+        }
+
+        // Every word common: all of them together; then the two rarest together; then either of the two rarest.
+        // Each costs about the rarer words' postings (a conjunction leap-frogs on its rarest word).
+        var byRarity = terms.OrderBy(snapshot.DocFreq).ToArray();
+        var pair = byRarity.Take(2).ToArray();
+        (string[] Terms, Occur Occur)[] steps = [(byRarity, Occur.MUST), (pair, Occur.MUST), (pair, Occur.SHOULD)];
+        ScoreDoc[] best = [];
+        foreach (var (words, occur) in steps)
+        {
+            var query = new BooleanQuery();
+            foreach (var t in words)
+            {
+                query.Add(new TermQuery(new Term(KnowledgeSnapshot.Body, t)), occur);
+            }
+
+            var found = snapshot.Searcher.Search(query, filter, Candidates).ScoreDocs;
+            if (found.Length > best.Length)
+            {
+                best = found;
+            }
+
+            if (best.Length >= EnoughCandidates)
+            {
+                break;
+            }
+        }
+
+        return best;
     }
 
     /// <summary>
@@ -152,5 +224,26 @@ internal static class Retriever
         }
 
         return idf;
+    }
+}
+
+/// <summary>A fixed set of top-level document ids as a filter (the candidates of the first stage).</summary>
+internal sealed class DocSetFilter(ScoreDoc[] docs) : Filter
+{
+    private readonly int[] _docs = docs.Select(d => d.Doc).Order().ToArray();
+
+    public override DocIdSet GetDocIdSet(AtomicReaderContext context, IBits acceptDocs)
+    {
+        var bits = new FixedBitSet(context.Reader.MaxDoc);
+        var end = context.DocBase + context.Reader.MaxDoc;
+        foreach (var doc in _docs)
+        {
+            if (doc >= context.DocBase && doc < end && (acceptDocs is null || acceptDocs.Get(doc - context.DocBase)))
+            {
+                bits.Set(doc - context.DocBase);
+            }
+        }
+
+        return bits;
     }
 }
