@@ -24,6 +24,7 @@ internal static class Retriever
     private const int TwoStageAbove = 5_000;
     private const int Candidates = 100;
     private const int EnoughCandidates = 20;
+    private const int MaxPhrases = 6;
     private const double CommonShare = 0.02;
 
     // A clause is judged on its own only if it says something specific (a lone "ketamine" does not).
@@ -192,13 +193,18 @@ internal static class Retriever
             root.Add(perField, Occur.SHOULD);
         }
 
-        // Question terms that stand together in the passage ("intake fee", "adverse effects") count extra.
-        for (var i = 0; i + 1 < query.Terms.Count; i++)
+        // Question terms that stand together in the passage ("intake fee", "adverse effects") count extra: adjacent
+        // pairs within a clause, at most a handful (each phrase reads positions, the costliest part of a search).
+        var phrases = 0;
+        foreach (var clause in query.Clauses)
         {
-            var phrase = new PhraseQuery { Slop = 2, Boost = 0.5f };
-            phrase.Add(new Term(KnowledgeSnapshot.Body, query.Terms[i]));
-            phrase.Add(new Term(KnowledgeSnapshot.Body, query.Terms[i + 1]));
-            root.Add(phrase, Occur.SHOULD);
+            for (var i = 0; i + 1 < clause.Count && phrases < MaxPhrases; i++, phrases++)
+            {
+                var phrase = new PhraseQuery { Slop = 2, Boost = 0.5f };
+                phrase.Add(new Term(KnowledgeSnapshot.Body, clause[i]));
+                phrase.Add(new Term(KnowledgeSnapshot.Body, clause[i + 1]));
+                root.Add(phrase, Occur.SHOULD);
+            }
         }
 
         foreach (var type in AnswerTypeDetector.All)
