@@ -44,7 +44,7 @@ public class AskBenchmarks
     public void Setup()
     {
         _knowledge = new KnowledgeBase(new AnswerOptions());
-        var problems = _knowledge.Load(RepositoryPaths.KnowledgeRoot());
+        var problems = _knowledge.Load(RepoPaths.Knowledge);
         if (problems.Count > 0)
         {
             throw new InvalidOperationException("knowledge/ did not load cleanly: " + string.Join("; ", problems));

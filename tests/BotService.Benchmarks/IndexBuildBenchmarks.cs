@@ -21,7 +21,7 @@ public class IndexBuildBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _root = RepositoryPaths.KnowledgeRoot();
+        _root = RepoPaths.Knowledge;
         _source = KnowledgeSource.Load(_root);
         if (_source.Problems.Count > 0 || _source.Articles.Count == 0)
         {

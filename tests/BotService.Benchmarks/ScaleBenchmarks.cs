@@ -45,7 +45,7 @@ internal static class ScaleCorpus
     /// </summary>
     public static KnowledgeSource Source(int articles)
     {
-        var root = RepositoryPaths.KnowledgeRoot();
+        var root = RepoPaths.Knowledge;
         var real = KnowledgeSource.Load(root);
         var corpus = new SyntheticCorpus(real.Articles);
         var synonyms = File.ReadAllText(Path.Combine(root, KnowledgeSource.SynonymsFileName));

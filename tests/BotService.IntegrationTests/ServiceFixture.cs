@@ -109,21 +109,3 @@ public sealed class ServiceFixture : IAsyncLifetime
         }
     }
 }
-
-internal static class RepoPaths
-{
-    public static string Root { get; } = FindRoot();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "BotService.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("BotService.sln not found above " + AppContext.BaseDirectory);
-    }
-}

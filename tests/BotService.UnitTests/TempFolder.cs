@@ -1,26 +1,5 @@
 namespace BotService.UnitTests;
 
-/// <summary>Finds the repository's folders from the test binary's location.</summary>
-internal static class RepoPaths
-{
-    public static string Root { get; } = FindRoot();
-
-    public static string Knowledge => Path.Combine(Root, "knowledge");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "BotService.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("BotService.sln not found above " + AppContext.BaseDirectory);
-    }
-}
-
 /// <summary>A temporary folder removed when the test ends.</summary>
 internal sealed class TempFolder : IDisposable
 {
