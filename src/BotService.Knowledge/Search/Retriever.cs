@@ -25,6 +25,7 @@ internal static class Retriever
     private const int Candidates = 100;
     private const int EnoughCandidates = 20;
     private const int MaxPhrases = 6;
+    private const int MaxSearchTerms = 10;
     private const double CommonShare = 0.02;
 
     // A clause is judged on its own only if it says something specific (a lone "ketamine" does not).
@@ -51,7 +52,7 @@ internal static class Retriever
         }
         else
         {
-            hits = snapshot.Searcher.Search(BuildQuery(query), filter, TopHits).ScoreDocs;
+            hits = snapshot.Searcher.Search(BuildQuery(query, weights), filter, TopHits).ScoreDocs;
         }
 
         if (hits.Length == 0)
@@ -179,10 +180,15 @@ internal static class Retriever
     private static double Rank(Candidate c) =>
         (0.45 * c.Coverage) + (0.25 * c.SentenceCoverage) + (0.3 * c.Score) + (c.HasWantedType ? 0.15 : 0) - (c.Passage.IsReferenceList ? 0.3 : 0);
 
-    private static Query BuildQuery(InterpretedQuery query)
+    private static Query BuildQuery(InterpretedQuery query, Dictionary<string, double> weights)
     {
+        // A long question's most common words add little to BM25 but a scorer each: search on the rarest few (every
+        // word still counts in the coverage the ranking uses).
         var root = new BooleanQuery();
-        foreach (var t in query.Terms)
+        var searched = query.Terms.Count <= MaxSearchTerms
+            ? query.Terms
+            : query.Terms.OrderByDescending(t => weights[t]).Take(MaxSearchTerms).ToArray();
+        foreach (var t in searched)
         {
             var perField = new DisjunctionMaxQuery(0.1f)
             {
