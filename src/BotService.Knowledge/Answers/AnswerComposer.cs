@@ -16,7 +16,7 @@ internal static class AnswerComposer
     private const int MinWords = 30;
     private const int MaxWords = 80;
     private const int MaxPaddedUnits = 5;
-    private const int ShortLines = 24;
+    private const int ShortLines = 12;
 
     public const string PersonalAdviceNote =
         "I can't give personal medical advice, such as doses or changes to your own medication. " +
@@ -118,28 +118,35 @@ internal static class AnswerComposer
         var all = passage.SectionUnits;
         bestStart += passage.Start;
         var total = Enumerable.Range(bestStart, bestLength).Sum(i => all[i].WordCount);
-        while (total < MinWords && bestLength < MaxPaddedUnits)
+        // First from the same paragraph or list item (the next sentence, then the previous one); another paragraph
+        // or item only while the excerpt is still very short ("$275 per infusion").
+        foreach (var crossBlocks in (bool[])[false, true])
         {
-            var next = bestStart + bestLength;
-            if (next < all.Count && total + all[next].WordCount <= MaxWords)
+            bool Fits(int i) => total + all[i].WordCount <= MaxWords &&
+                (crossBlocks ? total < ShortLines : all[i].Block == all[bestStart].Block && all[i].Block == all[bestStart + bestLength - 1].Block);
+            while (total < MinWords && bestLength < MaxPaddedUnits)
             {
-                total += all[next].WordCount;
-                bestLength++;
-            }
-            else if (bestStart > 0 && total + all[bestStart - 1].WordCount <= MaxWords)
-            {
-                bestStart--;
-                bestLength++;
-                total += all[bestStart].WordCount;
-            }
-            else
-            {
-                break;
-            }
+                var next = bestStart + bestLength;
+                if (next < all.Count && Fits(next))
+                {
+                    total += all[next].WordCount;
+                    bestLength++;
+                }
+                else if (bestStart > 0 && Fits(bestStart - 1))
+                {
+                    bestStart--;
+                    bestLength++;
+                    total += all[bestStart].WordCount;
+                }
+                else
+                {
+                    break;
+                }
 
-            if (bestLength >= MaxSentences && total > ShortLines)
-            {
-                break;
+                if (bestLength >= MaxSentences && total > ShortLines)
+                {
+                    break;
+                }
             }
         }
 

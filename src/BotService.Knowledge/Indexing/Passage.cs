@@ -4,7 +4,8 @@ namespace BotService.Knowledge.Indexing;
 
 /// <summary>A sentence (or a short list line) of an article, with its analysed terms.</summary>
 /// <param name="Defines">Terms of what this sentence defines, when it is a definition ("PTSD is a …"); else empty.</param>
-internal sealed record Unit(string Text, IReadOnlySet<string> Terms, AnswerTypes Types, int WordCount, IReadOnlySet<string> Defines)
+/// <param name="Block">Which paragraph or list item of its section the sentence is in.</param>
+internal sealed record Unit(string Text, IReadOnlySet<string> Terms, AnswerTypes Types, int WordCount, IReadOnlySet<string> Defines, int Block)
 {
     /// <summary>True if this sentence holds the kind of fact the question asks for.</summary>
     public bool Answers(AnswerTypes wants, IReadOnlyList<string> terms)

@@ -38,8 +38,9 @@ internal sealed class PassageBuilder(Analyzer analyzer)
 
     private IEnumerable<Unit> Units(ArticleSection section)
     {
-        foreach (var block in section.Blocks)
+        for (var b = 0; b < section.Blocks.Count; b++)
         {
+            var block = section.Blocks[b];
             string? carry = null;
             foreach (var sentence in SentenceSplitter.Split(block))
             {
@@ -52,21 +53,21 @@ internal sealed class PassageBuilder(Analyzer analyzer)
                 }
 
                 carry = null;
-                yield return MakeUnit(text);
+                yield return MakeUnit(text, b);
             }
 
             if (carry is not null)
             {
-                yield return MakeUnit(carry);
+                yield return MakeUnit(carry, b);
             }
         }
     }
 
-    private Unit MakeUnit(string text)
+    private Unit MakeUnit(string text, int block)
     {
         var subject = AnswerTypeDetector.DefinedSubject(text);
         return new Unit(text, Terms(text), AnswerTypeDetector.InText(text), text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length,
-            subject is null ? Empty : Terms(subject));
+            subject is null ? Empty : Terms(subject), block);
     }
 
     private static readonly HashSet<string> Empty = [];
