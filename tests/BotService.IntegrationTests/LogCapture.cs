@@ -11,11 +11,29 @@ namespace BotService.IntegrationTests;
 public sealed class LogCapture : ILoggerProvider, ISupportExternalScope
 {
     private static readonly Lock FileLock = new();
-    private static readonly string? FilePath = Environment.GetEnvironmentVariable("BOTSERVICE_REPORTS") is { Length: > 0 } dir
-        ? Path.Combine(dir, "service-logs.txt")
-        : null;
+    private static readonly StreamWriter? File = OpenFile();
 
     private IExternalScopeProvider? _scopes;
+
+    private static StreamWriter? OpenFile()
+    {
+        if (Environment.GetEnvironmentVariable("BOTSERVICE_REPORTS") is not { Length: > 0 } dir)
+        {
+            return null;
+        }
+
+        Directory.CreateDirectory(dir);
+        var writer = new StreamWriter(Path.Combine(dir, "service-logs.txt"), append: true) { AutoFlush = false };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            lock (FileLock)
+            {
+                writer.Flush();
+                writer.Dispose();
+            }
+        };
+        return writer;
+    }
 
     public ConcurrentQueue<string> Lines { get; } = new();
 
@@ -30,11 +48,12 @@ public sealed class LogCapture : ILoggerProvider, ISupportExternalScope
     private void Add(string line)
     {
         Lines.Enqueue(line);
-        if (FilePath is not null)
+        if (File is not null)
         {
             lock (FileLock)
             {
-                File.AppendAllText(FilePath, line + "\n");
+                File.Write(line);
+                File.Write('\n');
             }
         }
     }

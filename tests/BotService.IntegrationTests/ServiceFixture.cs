@@ -62,9 +62,13 @@ public sealed class ServiceFixture : IAsyncLifetime
             $"--Data:Path={dataPath}",
             "--Knowledge:ReloadDelay=00:00:00.050",
             "--Logging:LogLevel:Default=Trace",
+            "--Logging:LogLevel:Microsoft.AspNetCore=Trace",
+            "--Logging:LogLevel:Microsoft.EntityFrameworkCore=Information", // every command it runs (values are never logged)
             .. extra,
         ], builder =>
         {
+            // Everything at Trace goes to the capture (and the run's log file); the console stays quiet.
+            builder.Logging.ClearProviders();
             builder.Logging.AddProvider(new LogCapture());
             configure?.Invoke(builder);
         });
