@@ -101,16 +101,20 @@ internal static class Retriever
         var rare = terms.Where(t => snapshot.DocFreq(t) <= limit).ToArray();
         if (rare.Length > 0)
         {
-            var any = new BooleanQuery();
-            foreach (var t in rare)
+            // The rarer words together first (cheap: a conjunction leap-frogs), then any of them.
+            foreach (var occur in rare.Length > 1 ? [Occur.MUST, Occur.SHOULD] : (Occur[])[Occur.SHOULD])
             {
-                any.Add(new TermQuery(new Term(KnowledgeSnapshot.Body, t)), Occur.SHOULD);
-            }
+                var query = new BooleanQuery();
+                foreach (var t in rare)
+                {
+                    query.Add(new TermQuery(new Term(KnowledgeSnapshot.Body, t)), occur);
+                }
 
-            var found = snapshot.Searcher.Search(any, filter, Candidates).ScoreDocs;
-            if (found.Length > 0)
-            {
-                return found;
+                var found = snapshot.Searcher.Search(query, filter, Candidates).ScoreDocs;
+                if (found.Length >= EnoughCandidates || (occur == Occur.SHOULD && found.Length > 0))
+                {
+                    return found;
+                }
             }
         }
 
