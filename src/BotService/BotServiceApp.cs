@@ -47,12 +47,17 @@ public static class BotServiceApp
         builder.Services.AddStorage();
         builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
+        builder.Services.AddOptions<Bot.BotOptions>().Bind(builder.Configuration);
+        builder.Services.AddSingleton<Bot.ClinicBot>();
         builder.Services.AddSingleton<WarmUpState>();
         builder.Services.AddHostedService<HttpWarmUp>();
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
         builder.Services.ConfigureHttpJsonOptions(o =>
-            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(1, BotService.Protocol.Schema.ProtocolJsonContext.Default);
+        });
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks()
             .AddCheck<KnowledgeHealthCheck>("knowledge")
@@ -65,6 +70,7 @@ public static class BotServiceApp
         app.UseStatusCodePages();
         app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
         app.MapAskApi();
+        Bot.MessagesApi.MapMessagesApi(app);
         return app;
     }
 }

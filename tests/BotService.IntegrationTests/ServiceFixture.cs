@@ -20,6 +20,8 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
+    public IServiceProvider Services => _app!.Services;
+
     public async Task InitializeAsync()
     {
         CopyDirectory(Path.Combine(RepoPaths.Root, "knowledge"), KnowledgePath);
