@@ -16,8 +16,9 @@ internal sealed class BotOptions
 /// turn, and answers 200 with <c>{"activities": [...]}</c> for <c>deliveryMode: expectReplies</c>. Authentication:
 /// with no <c>MicrosoftAppId</c> the bot runs in the SDK's anonymous local mode (for the Emulator on one machine); a
 /// present Authorization header, or a configured app id, needs JWT validation, which is not built yet, so such requests
-/// get 401 with nothing processed (fail closed). Replies for normal delivery go through the Connector (next step);
-/// until then they are accepted and dropped with a warning.
+/// get 401 with nothing processed (fail closed). Replies for normal delivery go to the activity's serviceUrl through
+/// the Connector; in anonymous mode only to a loopback serviceUrl, so an unauthenticated caller cannot make the bot
+/// post to any address it names.
 /// </summary>
 internal static partial class MessagesApi
 {
@@ -29,7 +30,7 @@ internal static partial class MessagesApi
 
     internal static async Task<Results<Ok<ExpectedReplies>, Ok, ProblemHttpResult, UnauthorizedHttpResult>> HandleAsync(
         HttpContext http, ClinicBot bot, Microsoft.Extensions.Options.IOptions<BotOptions> options, ILoggerFactory loggers,
-        CancellationToken cancellationToken)
+        Protocol.Connector.ConnectorClient connector, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(options.Value.MicrosoftAppId) || http.Request.Headers.Authorization.Count > 0)
         {
@@ -65,16 +66,37 @@ internal static partial class MessagesApi
             return TypedResults.Ok(new ExpectedReplies(replies));
         }
 
-        if (replies.Count > 0)
+        var log = loggers.CreateLogger("BotService.Bot.Messages");
+        if (replies.Count > 0 && !IsLoopback(activity.ServiceUrl))
         {
-            RepliesDropped(loggers.CreateLogger("BotService.Bot.Messages"), replies.Count, activity.ChannelId);
+            RepliesRefused(log, replies.Count, activity.ChannelId);
+            return TypedResults.Ok();
+        }
+
+        foreach (var reply in replies)
+        {
+            try
+            {
+                await connector.SendAsync(reply, cancellationToken);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ArgumentException)
+            {
+                // Logged without message text; the turn itself (and any escalation) has already happened.
+                SendFailed(log, activity.ChannelId, e.GetType().Name);
+            }
         }
 
         return TypedResults.Ok();
     }
 
-    [LoggerMessage(7001, LogLevel.Warning, "{Count} replies on {Channel} not sent: the Connector client is not built yet (use deliveryMode expectReplies)")]
-    private static partial void RepliesDropped(ILogger logger, int count, string? channel);
+    private static bool IsLoopback(string? serviceUrl) =>
+        Uri.TryCreate(serviceUrl, UriKind.Absolute, out var uri) && uri.IsLoopback;
+
+    [LoggerMessage(7001, LogLevel.Warning, "{Count} replies on {Channel} not sent: in anonymous mode replies go only to a loopback serviceUrl")]
+    private static partial void RepliesRefused(ILogger logger, int count, string? channel);
+
+    [LoggerMessage(7002, LogLevel.Error, "Sending a reply on {Channel} through the Connector failed ({Error})")]
+    private static partial void SendFailed(ILogger logger, string? channel, string error);
 }
 
 /// <summary>The body of an <c>expectReplies</c> response.</summary>

@@ -1,0 +1,77 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace BotService.IntegrationTests;
+
+/// <summary>Replies sent to a loopback Connector server through the Connector REST routes (issue 5, in progress).</summary>
+public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<ServiceFixture>, IAsyncLifetime
+{
+    private readonly ConcurrentQueue<(string Path, JsonElement Body)> _received = new();
+    private WebApplication? _connector;
+    private string _url = string.Empty;
+    private int _failuresLeft;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        _connector = builder.Build();
+        _connector.MapPost("/v3/conversations/{conversation}/activities/{activity}", async (HttpContext http) =>
+        {
+            if (Interlocked.Decrement(ref _failuresLeft) >= 0)
+            {
+                return Results.StatusCode(503);
+            }
+
+            var body = await http.Request.ReadFromJsonAsync<JsonElement>();
+            _received.Enqueue((http.Request.Path.Value!, body));
+            return Results.Json(new { id = "reply-1" });
+        });
+        await _connector.StartAsync();
+        _url = _connector.Urls.Single() + "/";
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_connector is not null)
+        {
+            await _connector.DisposeAsync();
+        }
+    }
+
+    private object Message(string id) => new
+    {
+        type = "message", id, channelId = "emulator", serviceUrl = _url,
+        conversation = new { id = "conv/" + id }, from = new { id = "user-1" }, recipient = new { id = "bot" },
+        text = "how much is an infusion",
+    };
+
+    [Fact]
+    public async Task Messages_NormalDelivery_PostsTheReplyToTheConversationRoute()
+    {
+        // Act
+        var response = await service.Http.PostAsJsonAsync("/api/messages", Message("m10"));
+
+        // Assert: conversation id escaped as the SDK does; reply addressed back to the user.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var (path, body) = Assert.Single(_received);
+        Assert.Equal("/v3/conversations/conv%2Fm10/activities/m10", path);
+        Assert.Contains("$275", body.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Equal("user-1", body.GetProperty("recipient").GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Messages_ConnectorAnswers503Twice_TheReplyIsRetriedAndDelivered()
+    {
+        _failuresLeft = 2;
+
+        var response = await service.Http.PostAsJsonAsync("/api/messages", Message("m11"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(_received);
+    }
+}
