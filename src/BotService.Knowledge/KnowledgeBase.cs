@@ -83,30 +83,15 @@ public sealed partial class KnowledgeBase : IDisposable
     public Answer Ask(string question, Audience audience)
     {
         ArgumentNullException.ThrowIfNull(question);
-        var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
-        try
-        {
-            var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
-            var candidates = Retriever.Search(snapshot, query, audience, out var idf);
-            return AnswerComposer.Compose(query, candidates, idf, _options);
-        }
-        finally
-        {
-            snapshot.Release();
-        }
+        return Retrieve(question, audience, (query, candidates, idf) => AnswerComposer.Compose(query, candidates, idf, _options));
     }
 
     /// <summary>
     /// How a question was read and ranked, for tuning and for staff reviewing why an answer was chosen:
     /// the corrected text, each term with its weight, and the top passages with their features.
     /// </summary>
-    public string Explain(string question, Audience audience)
-    {
-        var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
-        try
+    public string Explain(string question, Audience audience) => Retrieve(question, audience, (query, candidates, idf) =>
         {
-            var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
-            var candidates = Retriever.Search(snapshot, query, audience, out var idf);
             var sb = new System.Text.StringBuilder();
             sb.AppendLine(System.FormattableString.Invariant($"read as: {query.Text} | wants: {query.Wants} | personal advice: {query.AsksPersonalAdvice}"));
             sb.AppendLine("terms: " + string.Join(", ", query.Terms.Select(t => System.FormattableString.Invariant($"{t}={idf[t]:F2}"))));
@@ -117,6 +102,18 @@ public sealed partial class KnowledgeBase : IDisposable
             }
 
             return sb.ToString();
+        });
+
+    /// <summary>Reads and searches a question on the current snapshot, held for the length of the call.</summary>
+    private T Retrieve<T>(string question, Audience audience,
+        Func<InterpretedQuery, List<Candidate>, IReadOnlyDictionary<string, double>, T> use)
+    {
+        var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
+        try
+        {
+            var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
+            var candidates = Retriever.Search(snapshot, query, audience, out var idf);
+            return use(query, candidates, idf);
         }
         finally
         {

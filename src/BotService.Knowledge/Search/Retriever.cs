@@ -33,7 +33,9 @@ internal static class Retriever
 
     public static List<Candidate> Search(KnowledgeSnapshot snapshot, InterpretedQuery query, Audience audience, out IReadOnlyDictionary<string, double> idf)
     {
-        var weights = Idf(snapshot, query.Terms);
+        // One term-dictionary look-up per term serves the weights and the first stage.
+        var docFreq = query.Terms.ToDictionary(t => t, snapshot.DocFreq, StringComparer.Ordinal);
+        var weights = Idf(snapshot.DocumentCount, docFreq);
         idf = weights;
         var results = new List<Candidate>();
         if (query.Terms.Count == 0)
@@ -48,7 +50,7 @@ internal static class Retriever
             // A large corpus: Lucene 4.8 scores a disjunction exhaustively (no WAND), and topic words ("ketamine",
             // "PTSD") are in half the passages. So candidates come from a cheap body-only query built to touch few
             // postings (see FirstStage), and are ranked below by the same coverage features as always.
-            hits = FirstStage(snapshot, query.Terms, filter);
+            hits = FirstStage(snapshot, query.Terms, docFreq, filter);
         }
         else
         {
@@ -60,9 +62,8 @@ internal static class Retriever
             return results;
         }
 
-        var top = new TopDocs(hits.Length, hits, hits.Max(h => h.Score));
-        var maxScore = top.ScoreDocs[0].Score;
-        foreach (var hit in top.ScoreDocs)
+        var maxScore = hits[0].Score; // hits come sorted, best first
+        foreach (var hit in hits)
         {
             var passage = snapshot.Passages[snapshot.DocToPassage[hit.Doc]];
             var coverage = Coverage(passage, query.Terms, query.Wants, weights);
@@ -95,10 +96,11 @@ internal static class Retriever
     /// <see cref="CommonShare"/> of passages) in any combination; or, when every word is common, all of them together,
     /// then the two rarest.
     /// </summary>
-    private static ScoreDoc[] FirstStage(KnowledgeSnapshot snapshot, IReadOnlyList<string> terms, Filter? filter)
+    private static ScoreDoc[] FirstStage(KnowledgeSnapshot snapshot, IReadOnlyList<string> terms,
+        Dictionary<string, int> docFreq, Filter? filter)
     {
         var limit = snapshot.DocumentCount * CommonShare;
-        var rare = terms.Where(t => snapshot.DocFreq(t) <= limit).ToArray();
+        var rare = terms.Where(t => docFreq[t] <= limit).ToArray();
         if (rare.Length > 0)
         {
             // The rarer words together first (cheap: a conjunction leap-frogs), then any of them.
@@ -120,7 +122,7 @@ internal static class Retriever
 
         // Every word common: all of them together; then the two rarest together; then either of the two rarest.
         // Each costs about the rarer words' postings (a conjunction leap-frogs on its rarest word).
-        var byRarity = terms.OrderBy(snapshot.DocFreq).ToArray();
+        var byRarity = terms.OrderBy(t => docFreq[t]).ToArray();
         var pair = byRarity.Take(2).ToArray();
         (string[] Terms, Occur Occur)[] steps = [(byRarity, Occur.MUST), (pair, Occur.MUST), (pair, Occur.SHOULD)];
         ScoreDoc[] best = [];
@@ -229,13 +231,12 @@ internal static class Retriever
     }
 
     /// <summary>BM25's inverse document frequency for each term; a term no passage has gets the highest weight.</summary>
-    private static Dictionary<string, double> Idf(KnowledgeSnapshot snapshot, IReadOnlyList<string> terms)
+    private static Dictionary<string, double> Idf(int documentCount, Dictionary<string, int> docFreq)
     {
-        var n = (double)Math.Max(1, snapshot.DocumentCount);
-        var idf = new Dictionary<string, double>(terms.Count, StringComparer.Ordinal);
-        foreach (var t in terms)
+        var n = (double)Math.Max(1, documentCount);
+        var idf = new Dictionary<string, double>(docFreq.Count, StringComparer.Ordinal);
+        foreach (var (t, df) in docFreq)
         {
-            var df = snapshot.DocFreq(t);
             idf[t] = Math.Log(1 + ((n - df + 0.5) / (df + 0.5)));
         }
 
