@@ -13,11 +13,7 @@ internal static partial class StorageServices
     public static IServiceCollection AddStorage(this IServiceCollection services)
     {
         services.AddOptions<EscalationOptions>().BindConfiguration(EscalationOptions.SectionName);
-        services.AddSingleton(sp => DataFolder.Resolve(sp.GetRequiredService<IOptions<DataOptions>>().Value,
-            sp.GetRequiredService<IHostEnvironment>()));
-        services.AddDbContextFactory<BotDbContext>((sp, o) =>
-            StorageSetup.ConfigureSqlite(o, DataFolder.Resolve(sp.GetRequiredService<IOptions<DataOptions>>().Value,
-                sp.GetRequiredService<IHostEnvironment>())));
+        services.AddDbContextFactory<BotDbContext>((sp, o) => StorageSetup.ConfigureSqlite(o, DataPath(sp)));
         services.AddSingleton(sp => new Database(sp.GetRequiredService<IDbContextFactory<BotDbContext>>(), DataPath(sp)));
         services.AddSingleton(sp => new EscalationOutbox(DataPath(sp)));
         services.AddSingleton<IEscalationNotifier, LogEscalationNotifier>();
