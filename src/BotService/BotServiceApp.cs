@@ -48,6 +48,7 @@ public static class BotServiceApp
         builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
         builder.Services.AddOptions<Bot.BotOptions>().Bind(builder.Configuration);
+        builder.Services.AddSingleton<Responder>();
         builder.Services.AddSingleton<Bot.ClinicBot>();
         builder.Services.AddHttpClient<Protocol.Connector.ConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(30))
             .AddStandardResilienceHandler(); // retries 429 (honouring Retry-After) and 5xx with backoff

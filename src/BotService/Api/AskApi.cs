@@ -1,5 +1,4 @@
 using System.Text.Json;
-using BotService.Knowledge;
 using BotService.Knowledge.Answers;
 using BotService.Knowledge.Articles;
 using BotService.Hosting;
@@ -28,7 +27,7 @@ internal static partial class AskApi
     }
 
     internal static async Task<Results<Ok<AskResponse>, ValidationProblem, ProblemHttpResult>> AskAsync(
-        HttpContext http, KnowledgeBase knowledge, SafetyGate safety, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext http, Responder responder, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var parsed = await ReadAsync(http, cancellationToken);
         if (parsed.Problem is { } problem)
@@ -41,29 +40,24 @@ internal static partial class AskApi
             return TypedResults.ValidationProblem(errors, title: "The question could not be read.");
         }
 
-        // Safety first, on every message: an emergency gets the crisis resources and nothing else, whether or not
-        // the index, the database or any notifier is up.
         var log = loggers.CreateLogger("BotService.Api.Ask");
         var conversationId = parsed.ConversationId ?? "ask-" + Guid.NewGuid().ToString("n");
-        var outcome = safety.Check(parsed.Text!, "api", conversationId, Guid.NewGuid().ToString("n"));
+        var response = responder.Respond(parsed.Text!, parsed.Audience, "api", conversationId, Guid.NewGuid().ToString("n"));
+        var outcome = response.Safety;
         var safetyDto = ToDto(outcome.Assessment);
-        if (outcome.Assessment.Level == SafetyLevel.Emergency)
+        if (response.IsEmergency)
         {
             Asked(log, parsed.Audience, "emergency", false, 0, null);
             return TypedResults.Ok(new AskResponse(false, outcome.Reply!.Text, 0, [], safetyDto, null));
         }
 
-        Answer answer;
-        try
+        if (response.Answer is not { } answer)
         {
-            answer = knowledge.Ask(parsed.Text!, parsed.Audience);
-        }
-        catch (KnowledgeNotReadyException) when (outcome.Reply is { } urgentOnly)
-        {
-            return TypedResults.Ok(new AskResponse(false, urgentOnly.Text, 0, [], safetyDto, null));
-        }
-        catch (KnowledgeNotReadyException)
-        {
+            if (outcome.Reply is { } urgentOnly)
+            {
+                return TypedResults.Ok(new AskResponse(false, urgentOnly.Text, 0, [], safetyDto, null));
+            }
+
             http.Response.Headers.RetryAfter = "1";
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "The knowledge index is still loading.", detail: "Try again in a moment.");

@@ -1,9 +1,6 @@
 using BotService.Hosting;
-using BotService.Knowledge;
 using BotService.Knowledge.Articles;
-using BotService.Protocol.Schema;
 using BotService.Protocol.Turns;
-using BotService.Safety;
 
 namespace BotService.Bot;
 
@@ -11,7 +8,7 @@ namespace BotService.Bot;
 /// The clinic's bot on every Bot Framework channel: the safety gate first, then an answer from the clinic's articles.
 /// An emergency gets the crisis wording and nothing else; an urgent message gets the advice, then the answer.
 /// </summary>
-internal sealed class ClinicBot(SafetyGate safety, KnowledgeBase knowledge) : ActivityHandler
+internal sealed class ClinicBot(Responder responder) : ActivityHandler
 {
     protected override async Task OnMessageActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken)
     {
@@ -22,29 +19,20 @@ internal sealed class ClinicBot(SafetyGate safety, KnowledgeBase knowledge) : Ac
             return;
         }
 
-        var outcome = safety.Check(text, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
+        var response = responder.Respond(text, Audience.Public, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
             activity.Id ?? Guid.NewGuid().ToString("n"));
-        if (outcome.Assessment.Level == SafetyLevel.Emergency)
+        if (response.Safety.Reply is { } advice)
         {
-            await turnContext.SendActivityAsync(outcome.Reply!.Text, cancellationToken);
+            await turnContext.SendActivityAsync(advice.Text, cancellationToken);
+        }
+
+        if (response.IsEmergency)
+        {
             return;
         }
 
-        if (outcome.Reply is { } urgent)
-        {
-            await turnContext.SendActivityAsync(urgent.Text, cancellationToken);
-        }
-
-        string reply;
-        try
-        {
-            reply = knowledge.Ask(text, Audience.Public).Text;
-        }
-        catch (KnowledgeNotReadyException)
-        {
-            reply = "I'm just starting up and can't look that up yet. Please ask again in a moment.";
-        }
-
-        await turnContext.SendActivityAsync(reply, cancellationToken);
+        await turnContext.SendActivityAsync(
+            response.Answer?.Text ?? "I'm just starting up and can't look that up yet. Please ask again in a moment.",
+            cancellationToken);
     }
 }
