@@ -50,6 +50,8 @@ public static class BotServiceApp
         builder.Services.AddOptions<Bot.BotOptions>().Bind(builder.Configuration);
         builder.Services.AddSingleton<Responder>();
         builder.Services.AddSingleton<Bot.ClinicBot>();
+        builder.Services.AddSingleton<Protocol.Turns.IBot>(sp => sp.GetRequiredService<Bot.ClinicBot>());
+        builder.Services.AddSingleton<Protocol.Turns.BotPipeline>(); // runs every registered IMiddleware, in order, then the bot
         builder.Services.AddHttpClient<Protocol.Connector.ConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(30))
             .AddStandardResilienceHandler(); // retries 429 (honouring Retry-After) and 5xx with backoff
         builder.Services.AddSingleton<WarmUpState>();

@@ -8,6 +8,16 @@ public delegate Task NextDelegate(CancellationToken cancellationToken);
 /// <summary>Sends the replies of a turn; the adapter decides where (Connector REST, a buffer, Direct Line).</summary>
 public delegate Task<IReadOnlyList<string?>> SendActivitiesHandler(IReadOnlyList<Activity> activities, CancellationToken cancellationToken);
 
+/// <summary>
+/// Sees a turn's outgoing activities before they are sent (the SDK's <c>OnSendActivities</c>): a transcript logger
+/// records them, a hook may change or drop them. Call <paramref name="next"/> to send.
+/// </summary>
+public delegate Task<IReadOnlyList<string?>> SendActivitiesHook(
+    ITurnContext turnContext, IReadOnlyList<Activity> activities, Func<Task<IReadOnlyList<string?>>> next, CancellationToken cancellationToken);
+
+/// <summary>What the bot answers to an <c>invoke</c> activity: an HTTP status and a body (the SDK's <c>InvokeResponse</c>).</summary>
+public sealed record InvokeResponse(int Status, object? Body = null);
+
 /// <summary>One turn: the incoming activity and the means to reply (shaped like the SDK's <c>ITurnContext</c>).</summary>
 public interface ITurnContext
 {
@@ -22,6 +32,18 @@ public interface ITurnContext
     Task<string?> SendActivityAsync(Activity activity, CancellationToken cancellationToken);
 
     Task<string?> SendActivityAsync(string text, CancellationToken cancellationToken);
+
+    /// <summary>Sends several activities in order, as one batch through the send hooks.</summary>
+    Task<IReadOnlyList<string?>> SendActivitiesAsync(IReadOnlyList<Activity> activities, CancellationToken cancellationToken);
+
+    /// <summary>Adds a hook that sees every outgoing batch of this turn; hooks run in the order they were added.</summary>
+    ITurnContext OnSendActivities(SendActivitiesHook hook);
+
+    /// <summary>The answer to an invoke, set by sending an activity of type <c>invokeResponse</c> with an <see cref="InvokeResponse"/>.</summary>
+    InvokeResponse? InvokeResponse { get; }
+
+    /// <summary>Records the answer to an invoke (the SDK sends an <c>invokeResponse</c> activity; this is the typed form).</summary>
+    void SetInvokeResponse(InvokeResponse response);
 }
 
 /// <summary>
@@ -30,21 +52,50 @@ public interface ITurnContext
 /// </summary>
 public sealed class TurnContext(Activity activity, SendActivitiesHandler send) : ITurnContext
 {
+    private readonly List<SendActivitiesHook> _hooks = [];
+
     public Activity Activity { get; } = activity;
 
     public bool Responded { get; private set; }
 
     public IDictionary<string, object> TurnState { get; } = new Dictionary<string, object>(StringComparer.Ordinal);
 
+    public InvokeResponse? InvokeResponse { get; private set; }
+
+    public void SetInvokeResponse(InvokeResponse response) => InvokeResponse = response;
+
+    public ITurnContext OnSendActivities(SendActivitiesHook hook)
+    {
+        _hooks.Add(hook);
+        return this;
+    }
+
     public Task<string?> SendActivityAsync(string text, CancellationToken cancellationToken) =>
         SendActivityAsync(new Activity { Type = ActivityTypes.Message, Text = text }, cancellationToken);
 
     public async Task<string?> SendActivityAsync(Activity activity, CancellationToken cancellationToken)
     {
-        var ids = await send([Address(activity)], cancellationToken);
-        Responded = true;
+        var ids = await SendActivitiesAsync([activity], cancellationToken);
         return ids.Count > 0 ? ids[0] : null;
     }
+
+    public async Task<IReadOnlyList<string?>> SendActivitiesAsync(IReadOnlyList<Activity> activities, CancellationToken cancellationToken)
+    {
+        if (activities.Count == 0)
+        {
+            return [];
+        }
+
+        var addressed = activities.Select(Address).ToArray();
+        var ids = await RunHooks(0, addressed, cancellationToken);
+        Responded = true;
+        return ids;
+    }
+
+    private Task<IReadOnlyList<string?>> RunHooks(int index, IReadOnlyList<Activity> activities, CancellationToken cancellationToken) =>
+        index == _hooks.Count
+            ? send(activities, cancellationToken)
+            : _hooks[index](this, activities, () => RunHooks(index + 1, activities, cancellationToken), cancellationToken);
 
     /// <summary>Fills in what a reply needs from the activity it answers; what the bot set itself wins.</summary>
     public Activity Address(Activity reply) => reply with
@@ -83,4 +134,17 @@ public sealed class MiddlewareSet(IEnumerable<IMiddleware> middleware)
         index == _middleware.Length
             ? bot(turnContext, cancellationToken)
             : _middleware[index].OnTurnAsync(turnContext, ct => RunAsync(index + 1, turnContext, bot, ct), cancellationToken);
+}
+
+/// <summary>
+/// Runs turns: the middleware in order, then the bot (the part of the SDK's <c>BotAdapter</c> every channel shares).
+/// A channel adapter (<c>/api/messages</c>, Direct Line, <c>/api/ask</c>) builds the <see cref="TurnContext"/> with its
+/// own way of sending and hands it here.
+/// </summary>
+public sealed class BotPipeline(IEnumerable<IMiddleware> middleware, IBot bot)
+{
+    private readonly MiddlewareSet _middleware = new(middleware);
+
+    public Task RunTurnAsync(ITurnContext turnContext, CancellationToken cancellationToken) =>
+        _middleware.RunAsync(turnContext, bot.OnTurnAsync, cancellationToken);
 }

@@ -29,7 +29,7 @@ internal static partial class MessagesApi
     }
 
     internal static async Task<Results<Ok<ExpectedReplies>, Ok, ProblemHttpResult, UnauthorizedHttpResult>> HandleAsync(
-        HttpContext http, ClinicBot bot, Microsoft.Extensions.Options.IOptions<BotOptions> options, ILoggerFactory loggers,
+        HttpContext http, BotPipeline pipeline, Microsoft.Extensions.Options.IOptions<BotOptions> options, ILoggerFactory loggers,
         Protocol.Connector.ConnectorClient connector, CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(options.Value.MicrosoftAppId) || http.Request.Headers.Authorization.Count > 0)
@@ -59,7 +59,7 @@ internal static partial class MessagesApi
             replies.AddRange(activities);
             return Task.FromResult<IReadOnlyList<string?>>(activities.Select(_ => (string?)null).ToArray());
         });
-        await bot.OnTurnAsync(context, cancellationToken);
+        await pipeline.RunTurnAsync(context, cancellationToken);
 
         if (activity.DeliveryMode == DeliveryModes.ExpectReplies)
         {
