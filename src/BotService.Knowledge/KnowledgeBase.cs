@@ -87,6 +87,26 @@ public sealed partial class KnowledgeBase : IDisposable
     }
 
     /// <summary>
+    /// Headings of the other sections of an article the reader may see, for follow-up suggestions under an answer
+    /// ("what else does this article cover?"). Empty when the article is gone (a reload removed it) or not theirs to see.
+    /// </summary>
+    public IReadOnlyList<string> RelatedSections(string articlePath, string exceptSection, Audience audience, int max)
+    {
+        var article = Volatile.Read(ref _current)?.Source.Articles.FirstOrDefault(a => a.Path == articlePath);
+        if (article is null || (article.Audience == Audience.Staff && audience != Audience.Staff))
+        {
+            return [];
+        }
+
+        return article.Sections
+            .Select(s => s.Heading.Trim())
+            .Where(h => h.Length is > 0 and <= 80 && h != exceptSection && h != article.Title)
+            .Distinct(StringComparer.OrdinalIgnoreCase)
+            .Take(max)
+            .ToArray();
+    }
+
+    /// <summary>
     /// How a question was read and ranked, for tuning and for staff reviewing why an answer was chosen:
     /// the corrected text, each term with its weight, and the top passages with their features.
     /// </summary>

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization.Metadata;
 using BotService.Api;
+using BotService.Bot;
 using BotService.Hosting;
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
@@ -47,13 +48,7 @@ public static class BotServiceApp
         builder.Services.AddStorage();
         builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
-        builder.Services.AddOptions<Bot.BotOptions>().Bind(builder.Configuration);
-        builder.Services.AddSingleton<Responder>();
-        builder.Services.AddSingleton<Bot.ClinicBot>();
-        builder.Services.AddSingleton<Protocol.Turns.IBot>(sp => sp.GetRequiredService<Bot.ClinicBot>());
-        builder.Services.AddSingleton<Protocol.Turns.BotPipeline>(); // runs every registered IMiddleware, in order, then the bot
-        builder.Services.AddHttpClient<Protocol.Connector.ConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(30))
-            .AddStandardResilienceHandler(); // retries 429 (honouring Retry-After) and 5xx with backoff
+        builder.Services.AddBotFramework(builder.Configuration);
         builder.Services.AddSingleton<WarmUpState>();
         builder.Services.AddHostedService<HttpWarmUp>();
 

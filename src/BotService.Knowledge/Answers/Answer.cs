@@ -17,4 +17,8 @@ public sealed record Answer(
 
 /// <summary>Where an answer comes from.</summary>
 /// <param name="Path">The article's path under <c>knowledge/</c>.</param>
-public sealed record AnswerSource(string Title, string Clinic, string Section, string Path, DateOnly Updated);
+public sealed record AnswerSource(string Title, string Clinic, string Section, string Path, DateOnly Updated)
+{
+    /// <summary>The line that ends an answer's text: <c>Source: “Title”, section “…” (clinic; updated date).</c></summary>
+    public string Line => AnswerComposer.SourceLine(this);
+}

@@ -1,7 +1,10 @@
 using System.Text.Json;
 using BotService.Knowledge.Answers;
 using BotService.Knowledge.Articles;
+using BotService.Bot;
 using BotService.Hosting;
+using BotService.Protocol.Schema;
+using BotService.Protocol.Turns;
 using BotService.Safety;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,7 +30,7 @@ internal static partial class AskApi
     }
 
     internal static async Task<Results<Ok<AskResponse>, ValidationProblem, ProblemHttpResult>> AskAsync(
-        HttpContext http, Responder responder, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext http, BotPipeline pipeline, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var parsed = await ReadAsync(http, cancellationToken);
         if (parsed.Problem is { } problem)
@@ -42,16 +45,16 @@ internal static partial class AskApi
 
         var log = loggers.CreateLogger("BotService.Api.Ask");
         var conversationId = parsed.ConversationId ?? "ask-" + Guid.NewGuid().ToString("n");
-        var response = responder.Respond(parsed.Text!, parsed.Audience, "api", conversationId, Guid.NewGuid().ToString("n"));
-        var outcome = response.Safety;
+        var turn = await RunTurnAsync(pipeline, parsed.Text!, parsed.Audience, conversationId, cancellationToken);
+        var outcome = turn.Safety() ?? new SafetyOutcome(SafetyAssessment.None, null, false);
         var safetyDto = ToDto(outcome.Assessment);
-        if (response.IsEmergency)
+        if (outcome.Assessment.Level == SafetyLevel.Emergency)
         {
             Asked(log, parsed.Audience, "emergency", false, 0, null);
             return TypedResults.Ok(new AskResponse(false, outcome.Reply!.Text, 0, [], safetyDto, null));
         }
 
-        if (response.Answer is not { } answer)
+        if (turn.Answer() is not { } answer)
         {
             if (outcome.Reply is { } urgentOnly)
             {
@@ -62,7 +65,6 @@ internal static partial class AskApi
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable,
                 title: "The knowledge index is still loading.", detail: "Try again in a moment.");
         }
-
         Asked(log, parsed.Audience, safetyDto.Level, answer.Answered, answer.Confidence, answer.Sources.Count > 0 ? answer.Sources[0].Path : null);
 
         // Urgent: the advice to contact the clinic comes first; the question is still answered if the articles can.
@@ -70,6 +72,30 @@ internal static partial class AskApi
             ? answer.Answered ? $"{urgent.Text}\n\n{answer.Text}" : urgent.Text
             : answer.Text;
         return TypedResults.Ok(ToResponse(answer, text, safetyDto));
+    }
+
+    /// <summary>
+    /// Runs the question through the same turn pipeline as every channel (safety middleware, then the bot), as a
+    /// message on the <c>api</c> channel; the JSON is built from what the turn left in its state, not from its replies.
+    /// </summary>
+    private static async Task<ITurnContext> RunTurnAsync(BotPipeline pipeline, string text, Audience audience, string conversationId,
+        CancellationToken cancellationToken)
+    {
+        var activity = new Activity
+        {
+            Type = ActivityTypes.Message,
+            Id = Guid.NewGuid().ToString("n"),
+            ChannelId = "api",
+            Conversation = new ConversationAccount { Id = conversationId },
+            From = new ChannelAccount { Id = conversationId, Role = "user" },
+            Recipient = new ChannelAccount { Id = "bot", Role = "bot" },
+            Text = text,
+            DeliveryMode = DeliveryModes.ExpectReplies,
+        };
+        var turn = new TurnContext(activity, (activities, _) => Task.FromResult<IReadOnlyList<string?>>(new string?[activities.Count]));
+        turn.SetAudience(audience);
+        await pipeline.RunTurnAsync(turn, cancellationToken);
+        return turn;
     }
 
     private static SafetyDto ToDto(SafetyAssessment a) => a.Level == SafetyLevel.None && a.Reasons.Count == 0

@@ -1,38 +1,56 @@
-using BotService.Hosting;
-using BotService.Knowledge.Articles;
+using BotService.Knowledge;
+using BotService.Protocol.Schema;
 using BotService.Protocol.Turns;
 
 namespace BotService.Bot;
 
 /// <summary>
-/// The clinic's bot on every Bot Framework channel: the safety gate first, then an answer from the clinic's articles.
-/// An emergency gets the crisis wording and nothing else; an urgent message gets the advice, then the answer.
+/// The clinic's bot on every channel. By the time a message reaches it, the safety middleware has classified it and
+/// sent any crisis wording (an emergency never gets here). It answers from the clinic's articles with the source as a
+/// citation and the article's other sections as follow-up suggestions, and welcomes people who join.
 /// </summary>
-internal sealed class ClinicBot(Responder responder) : ActivityHandler
+internal sealed class ClinicBot(KnowledgeBase knowledge) : ActivityHandler
 {
+    /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
+    public const string JoinEvent = "webchat/join";
+
     protected override async Task OnMessageActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken)
     {
-        var activity = turnContext.Activity;
-        var text = activity.Text?.Trim();
+        var text = turnContext.Activity.Text?.Trim();
         if (string.IsNullOrEmpty(text))
         {
             return;
         }
 
-        var response = responder.Respond(text, Audience.Public, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
-            activity.Id ?? Guid.NewGuid().ToString("n"));
-        if (response.Safety.Reply is { } advice)
+        Knowledge.Answers.Answer answer;
+        try
         {
-            await turnContext.SendActivityAsync(advice.Text, cancellationToken);
+            answer = knowledge.Ask(text, turnContext.Audience());
         }
-
-        if (response.IsEmergency)
+        catch (KnowledgeNotReadyException)
         {
+            turnContext.SetKnowledgeNotReady();
+            await turnContext.SendActivityAsync(Replies.NotReady(), cancellationToken);
             return;
         }
 
-        await turnContext.SendActivityAsync(
-            response.Answer?.Text ?? "I'm just starting up and can't look that up yet. Please ask again in a moment.",
-            cancellationToken);
+        turnContext.SetAnswer(answer);
+        if (!answer.Answered && turnContext.Safety()?.Reply is not null)
+        {
+            return; // an urgent message the articles don't cover: the advice already sent is the whole reply
+        }
+
+        var followUps = answer.Answered
+            ? knowledge.RelatedSections(answer.Sources[0].Path, answer.Sources[0].Section, turnContext.Audience(), 3)
+            : Replies.StarterQuestions;
+        await turnContext.SendActivityAsync(Replies.Answer(answer, followUps), cancellationToken);
     }
+
+    protected override Task OnMembersAddedAsync(IReadOnlyList<ChannelAccount> membersAdded, ITurnContext turnContext, CancellationToken cancellationToken) =>
+        turnContext.SendActivityAsync(Replies.Welcome(), cancellationToken);
+
+    protected override Task OnEventActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken) =>
+        turnContext.Activity.Name == JoinEvent
+            ? turnContext.SendActivityAsync(Replies.Welcome(), cancellationToken)
+            : Task.CompletedTask; // other events (handoff.status among them) are accepted and ignored, never rejected
 }

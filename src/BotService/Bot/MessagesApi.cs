@@ -1,40 +1,133 @@
 using System.Text.Json;
+using BotService.Protocol.Authentication;
+using BotService.Protocol.Connector;
 using BotService.Protocol.Schema;
 using BotService.Protocol.Turns;
-using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace BotService.Bot;
 
-/// <summary>Bot identity (configuration keys as the SDK's: <c>MicrosoftAppId</c>, <c>MicrosoftAppPassword</c>, <c>MicrosoftAppTenantId</c>).</summary>
-internal sealed class BotOptions
-{
-    public string? MicrosoftAppId { get; set; }
-}
-
 /// <summary>
-/// <c>POST /api/messages</c> (issue 5, in progress). Reads an Activity (400 problem details if it is not one), runs the
-/// turn, and answers 200 with <c>{"activities": [...]}</c> for <c>deliveryMode: expectReplies</c>. Authentication:
-/// with no <c>MicrosoftAppId</c> the bot runs in the SDK's anonymous local mode (for the Emulator on one machine); a
-/// present Authorization header, or a configured app id, needs JWT validation, which is not built yet, so such requests
-/// get 401 with nothing processed (fail closed). Replies for normal delivery go to the activity's serviceUrl through
-/// the Connector; in anonymous mode only to a loopback serviceUrl, so an unauthenticated caller cannot make the bot
-/// post to any address it names.
+/// <c>POST /api/messages</c>: the Bot Framework channel adapter (the SDK's <c>CloudAdapter.ProcessAsync</c>), with the
+/// status codes of shared/protocol.md §2:
+/// <list type="bullet">
+/// <item>400 problem details for a body that is not an Activity, 413 over <see cref="MaxActivityBytes"/>;</item>
+/// <item>401 for any authentication failure, before anything of the activity is processed;</item>
+/// <item>200 <c>{"activities":[…]}</c> for <c>deliveryMode: expectReplies</c> (nothing goes through the Connector);</item>
+/// <item>for an invoke, the bot's <see cref="InvokeResponse"/>, or 501 if it gave none;</item>
+/// <item>otherwise 200, the replies having been posted to the activity's serviceUrl as the bot sent them, so a
+/// crisis reply leaves before the rest of the turn runs.</item>
+/// </list>
+/// A Connector failure is logged (never the text) and does not fail the turn: the escalation already happened. In
+/// anonymous local mode replies go only to a loopback serviceUrl, so an unauthenticated caller cannot make the bot
+/// post to an address it names.
 /// </summary>
 internal static partial class MessagesApi
 {
+    /// <summary>Larger than any channel sends (Teams caps messages near 100 KB), small enough to bound memory.</summary>
+    public const long MaxActivityBytes = 256 * 1024;
+
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/messages", HandleAsync);
         return app;
     }
 
-    internal static async Task<Results<Ok<ExpectedReplies>, Ok, ProblemHttpResult, UnauthorizedHttpResult>> HandleAsync(
-        HttpContext http, BotPipeline pipeline, Microsoft.Extensions.Options.IOptions<BotOptions> options, ILoggerFactory loggers,
-        Protocol.Connector.ConnectorClient connector, CancellationToken cancellationToken)
+    internal static async Task<IResult> HandleAsync(HttpContext http, BotPipeline pipeline, BotFrameworkAuthenticator authenticator,
+        ConnectorClient connector, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
-        if (!string.IsNullOrEmpty(options.Value.MicrosoftAppId) || http.Request.Headers.Authorization.Count > 0)
+        var log = loggers.CreateLogger("BotService.Bot.Messages");
+        var (activity, problem) = await ReadAsync(http, cancellationToken);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var auth = await authenticator.AuthenticateAsync(http.Request.Headers.Authorization.ToString(), activity!, cancellationToken);
+        if (!auth.Succeeded)
         {
             return TypedResults.Unauthorized();
+        }
+
+        var expectReplies = activity!.DeliveryMode == DeliveryModes.ExpectReplies;
+        var canSend = !auth.IsAnonymous || IsLoopback(activity.ServiceUrl);
+        var buffered = new List<Activity>();
+        var refused = 0;
+        var context = new TurnContext(activity, async (activities, ct) =>
+        {
+            if (expectReplies)
+            {
+                lock (buffered)
+                {
+                    buffered.AddRange(activities);
+                }
+
+                return activities.Select(_ => (string?)null).ToArray();
+            }
+
+            var ids = new string?[activities.Count];
+            for (var i = 0; i < activities.Count; i++)
+            {
+                if (!canSend)
+                {
+                    Interlocked.Increment(ref refused);
+                    continue;
+                }
+
+                try
+                {
+                    ids[i] = (await connector.SendAsync(activities[i], ct))?.Id;
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or BotTokenException
+                                              or Polly.Timeout.TimeoutRejectedException or ArgumentException)
+                {
+                    SendFailed(log, activity.ChannelId, activities[i].Type, e.GetType().Name);
+                }
+            }
+
+            return ids;
+        });
+        if (auth.Identity is { } identity)
+        {
+            context.TurnState["BotIdentity"] = identity;
+        }
+
+        try
+        {
+            await pipeline.RunTurnAsync(context, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // As the SDK's OnTurnError: log, tell the person something went wrong (with the way to urgent help), answer 200.
+            TurnFailed(log, activity.ChannelId, e.GetType().Name);
+            await context.SendActivityAsync(Replies.TurnError(), cancellationToken);
+        }
+
+        if (refused > 0)
+        {
+            RepliesRefused(log, refused, activity.ChannelId);
+        }
+
+        if (activity.Type == ActivityTypes.Invoke)
+        {
+            return context.InvokeResponse is { } invoke
+                ? Results.Json(invoke.Body, statusCode: invoke.Status)
+                : Results.StatusCode(StatusCodes.Status501NotImplemented);
+        }
+
+        return expectReplies ? TypedResults.Ok(new ExpectedReplies(buffered)) : TypedResults.Ok();
+    }
+
+    private static async Task<(Activity? Activity, IResult? Problem)> ReadAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        if (http.Request.ContentLength > MaxActivityBytes)
+        {
+            return (null, TooLarge());
+        }
+
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxActivityBytes;
         }
 
         Activity? activity;
@@ -46,48 +139,22 @@ internal static partial class MessagesApi
         {
             activity = null;
         }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
+        }
 
         if (activity is null || string.IsNullOrWhiteSpace(activity.Type))
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not an Activity.",
-                detail: "Send a Bot Framework Activity as JSON, with at least a \"type\".");
+            return (null, TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not an Activity.",
+                detail: "Send a Bot Framework Activity as JSON, with at least a \"type\"."));
         }
 
-        var replies = new List<Activity>();
-        var context = new TurnContext(activity, (activities, _) =>
-        {
-            replies.AddRange(activities);
-            return Task.FromResult<IReadOnlyList<string?>>(activities.Select(_ => (string?)null).ToArray());
-        });
-        await pipeline.RunTurnAsync(context, cancellationToken);
-
-        if (activity.DeliveryMode == DeliveryModes.ExpectReplies)
-        {
-            return TypedResults.Ok(new ExpectedReplies(replies));
-        }
-
-        var log = loggers.CreateLogger("BotService.Bot.Messages");
-        if (replies.Count > 0 && !IsLoopback(activity.ServiceUrl))
-        {
-            RepliesRefused(log, replies.Count, activity.ChannelId);
-            return TypedResults.Ok();
-        }
-
-        foreach (var reply in replies)
-        {
-            try
-            {
-                await connector.SendAsync(reply, cancellationToken);
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ArgumentException)
-            {
-                // Logged without message text; the turn itself (and any escalation) has already happened.
-                SendFailed(log, activity.ChannelId, e.GetType().Name);
-            }
-        }
-
-        return TypedResults.Ok();
+        return (activity, null);
     }
+
+    private static IResult TooLarge() => TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge,
+        title: "The activity is too large.", detail: $"An activity may be at most {MaxActivityBytes / 1024} KiB.");
 
     private static bool IsLoopback(string? serviceUrl) =>
         Uri.TryCreate(serviceUrl, UriKind.Absolute, out var uri) && uri.IsLoopback;
@@ -95,8 +162,11 @@ internal static partial class MessagesApi
     [LoggerMessage(7001, LogLevel.Warning, "{Count} replies on {Channel} not sent: in anonymous mode replies go only to a loopback serviceUrl")]
     private static partial void RepliesRefused(ILogger logger, int count, string? channel);
 
-    [LoggerMessage(7002, LogLevel.Error, "Sending a reply on {Channel} through the Connector failed ({Error})")]
-    private static partial void SendFailed(ILogger logger, string? channel, string error);
+    [LoggerMessage(7002, LogLevel.Error, "Sending a {Type} activity on {Channel} through the Connector failed ({Error})")]
+    private static partial void SendFailed(ILogger logger, string? channel, string type, string error);
+
+    [LoggerMessage(7003, LogLevel.Error, "A turn on {Channel} failed with {Error}; the sender was told something went wrong")]
+    private static partial void TurnFailed(ILogger logger, string? channel, string error);
 }
 
 /// <summary>The body of an <c>expectReplies</c> response.</summary>

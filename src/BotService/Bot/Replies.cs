@@ -1,0 +1,179 @@
+using System.Buffers;
+using System.Text.Json;
+using BotService.Knowledge.Answers;
+using BotService.Protocol.Schema;
+using BotService.Safety;
+
+namespace BotService.Bot;
+
+/// <summary>
+/// The bot's replies as activities, in shapes every channel renders: Markdown text with the source as a Web Chat /
+/// Teams citation (a <c>https://schema.org/Message</c> entity with a Claim, docs/CITATION.md of Web Chat 4.16+),
+/// suggested actions for follow-ups, and for a crisis a hero card whose buttons call or text the resources.
+/// </summary>
+internal static class Replies
+{
+    /// <summary>Questions the articles answer well, offered on welcome and after a question they don't cover.</summary>
+    public static IReadOnlyList<string> StarterQuestions { get; } =
+    [
+        "What is ketamine-assisted psychotherapy?",
+        "How much does an infusion cost?",
+        "Is ketamine treatment safe?",
+    ];
+
+    public const string WelcomeText =
+        "Hello! I answer questions about ketamine therapy, ketamine-assisted psychotherapy, PTSD treatment, pricing and " +
+        "safety, using this clinic's own articles, and I say which article each answer comes from. I can't give medical " +
+        "advice. If you are in danger, call 911, or call or text 988.";
+
+    public static Activity Welcome() => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = WelcomeText,
+        TextFormat = "plain",
+        SuggestedActions = Suggest(StarterQuestions),
+    };
+
+    public static Activity NotReady() => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = "I'm just starting up and can't look that up yet. Please ask again in a moment. If this is an emergency, call 911, or call or text 988.",
+        TextFormat = "plain",
+    };
+
+    public static Activity TurnError() => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = "Sorry, something went wrong on our side. Please try again. If this is an emergency, call 911, or call or text 988.",
+        TextFormat = "plain",
+    };
+
+    /// <summary>
+    /// The crisis wording with buttons that dial or text the resources it names (tap-to-call on a phone). Marked
+    /// <c>importance: urgent</c> for channels that highlight it.
+    /// </summary>
+    public static Activity Crisis(CrisisReply reply)
+    {
+        var buttons = new List<(string Title, string Url)> { ("Call 911", "tel:911"), ("Call 988", "tel:988"), ("Text 988", "sms:988") };
+        if (reply.Level == SafetyLevel.Emergency)
+        {
+            buttons.Add(("Text HOME to 741741", "sms:741741?body=HOME"));
+        }
+
+        var card = Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("title", reply.Level == SafetyLevel.Emergency ? "Help right now" : "Please get checked");
+            w.WriteStartArray("buttons");
+            foreach (var (title, url) in buttons)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "openUrl");
+                w.WriteString("title", title);
+                w.WriteString("value", url);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+        return new Activity
+        {
+            Type = ActivityTypes.Message,
+            Text = reply.Text,
+            TextFormat = "plain",
+            Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.hero", Content = card }],
+            Extra = new Dictionary<string, JsonElement> { ["importance"] = Json(w => w.WriteStringValue("urgent")) },
+        };
+    }
+
+    /// <summary>
+    /// An answer: the clinic's words with a citation marker and a reference-style link whose title is the source line
+    /// (so a channel without citation support still shows where it comes from), or the honest decline.
+    /// </summary>
+    public static Activity Answer(Answer answer, IReadOnlyList<string> followUps)
+    {
+        if (!answer.Answered || answer.Sources.Count == 0)
+        {
+            return new Activity
+            {
+                Type = ActivityTypes.Message,
+                Text = answer.Text,
+                TextFormat = "plain",
+                SuggestedActions = Suggest(followUps),
+            };
+        }
+
+        var source = answer.Sources[0];
+        var line = source.Line;
+        var body = answer.Text.EndsWith(line, StringComparison.Ordinal) ? answer.Text[..^line.Length].TrimEnd() : answer.Text;
+        var text = $"{Markdown(body)} [1]\n\n[1]: cite:1 \"{line.Replace("\"", "'", StringComparison.Ordinal)}\"";
+        var citation = Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "https://schema.org/Message");
+            w.WriteString("@context", "https://schema.org");
+            w.WriteString("@id", string.Empty);
+            w.WriteString("@type", "Message");
+            w.WriteStartArray("citation");
+            w.WriteStartObject();
+            w.WriteString("@type", "Claim");
+            w.WriteNumber("position", 1);
+            w.WriteStartObject("appearance");
+            w.WriteString("@type", "DigitalDocument");
+            w.WriteString("name", source.Title);
+            w.WriteString("abstract", line);
+            w.WriteString("text", body);
+            w.WriteString("encodingFormat", "text/plain");
+            w.WriteString("dateModified", source.Updated.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteEndObject();
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+        return new Activity
+        {
+            Type = ActivityTypes.Message,
+            Text = text,
+            TextFormat = "markdown",
+            Entities = [citation.Deserialize(ProtocolJsonContext.Default.Entity)!],
+            SuggestedActions = Suggest(followUps),
+        };
+    }
+
+    private static SuggestedActions? Suggest(IReadOnlyList<string> questions) => questions.Count == 0
+        ? null
+        : new SuggestedActions
+        {
+            Actions = questions.Select(q => new CardAction { Type = "imBack", Title = q, Value = Json(w => w.WriteStringValue(q)) }).ToArray(),
+        };
+
+    /// <summary>Escapes the characters that would turn the clinic's plain sentences into Markdown formatting.</summary>
+    private static string Markdown(string text)
+    {
+        var sb = new System.Text.StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            if (c is '\\' or '*' or '_' or '`' or '[' or ']' or '<' or '>' or '#')
+            {
+                sb.Append('\\');
+            }
+
+            sb.Append(c);
+        }
+
+        return sb.ToString();
+    }
+
+    private static JsonElement Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+}

@@ -1,0 +1,42 @@
+using BotService.Hosting;
+using BotService.Protocol.Schema;
+using BotService.Protocol.Turns;
+using IMiddleware = BotService.Protocol.Turns.IMiddleware; // not ASP.NET Core's
+using BotService.Safety;
+
+namespace BotService.Bot;
+
+/// <summary>
+/// The safety gate as the first step of every message turn, on every channel: classifies the text, escalates an
+/// emergency or urgent message (the gate hands it to the durable outbox and returns within its budget), and sends
+/// the crisis wording at once, before anything else is looked up. An emergency ends the turn there: the visitor
+/// gets the resources and nothing that could bury them. Depends only on what is in memory, so it works with the
+/// index, the database and Teams all down.
+/// </summary>
+internal sealed class SafetyMiddleware(SafetyGate gate) : IMiddleware
+{
+    public async Task OnTurnAsync(ITurnContext turnContext, NextDelegate next, CancellationToken cancellationToken)
+    {
+        var activity = turnContext.Activity;
+        if (activity.Type != ActivityTypes.Message || string.IsNullOrWhiteSpace(activity.Text))
+        {
+            await next(cancellationToken);
+            return;
+        }
+
+        var outcome = gate.Check(activity.Text, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
+            activity.Id ?? Guid.NewGuid().ToString("n"));
+        turnContext.SetSafety(outcome);
+        if (outcome.Reply is { } reply)
+        {
+            await turnContext.SendActivityAsync(Replies.Crisis(reply), cancellationToken);
+        }
+
+        if (outcome.Assessment.Level == SafetyLevel.Emergency)
+        {
+            return;
+        }
+
+        await next(cancellationToken);
+    }
+}

@@ -1,0 +1,77 @@
+using BotService.Protocol.Turns;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.Tokens;
+
+namespace BotService.IntegrationTests.Auth;
+
+/// <summary>Counts the turns that got past the adapter: any count above zero after a refused request is a failure.</summary>
+public sealed class TurnCounter : Protocol.Turns.IMiddleware
+{
+    private int _turns;
+
+    public int Turns => Volatile.Read(ref _turns);
+
+    public Task OnTurnAsync(ITurnContext turnContext, NextDelegate next, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _turns);
+        return next(cancellationToken);
+    }
+}
+
+/// <summary>
+/// The real service configured with an app id, validating tokens against a loopback <see cref="BotFrameworkIssuer"/>,
+/// with a <see cref="TurnCounter"/> as the very first middleware (before the safety gate and the bot).
+/// </summary>
+public sealed class AuthenticatedService : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    public BotFrameworkIssuer Issuer { get; private set; } = null!;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public TurnCounter Counter { get; } = new();
+
+    public IServiceProvider Services => _app!.Services;
+
+    /// <summary>Endorsed for the channels the tests use.</summary>
+    public RsaSecurityKey ChannelKey { get; private set; } = null!;
+
+    /// <summary>A signing key in the key set without any endorsements.</summary>
+    public RsaSecurityKey UnendorsedKey { get; private set; } = null!;
+
+    public RsaSecurityKey EmulatorKey { get; private set; } = null!;
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+
+    public async Task InitializeAsync()
+    {
+        Issuer = await BotFrameworkIssuer.StartAsync();
+        ChannelKey = Issuer.AddChannelKey("channel-key-1", "webchat", "msteams", "directline");
+        UnendorsedKey = Issuer.AddChannelKey("channel-key-bare", null);
+        EmulatorKey = Issuer.AddEmulatorKey("emulator-key-1");
+        (_app, Http) = await ServiceFixture.StartAsync(Path.Combine(RepoPaths.Root, "knowledge"), Path.Combine(_root, "data"),
+            b => b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter)), Issuer.ServiceArgs);
+        await ServiceFixture.WaitHealthyAsync(Http);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Http.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        await Issuer.DisposeAsync();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort
+        }
+    }
+}
