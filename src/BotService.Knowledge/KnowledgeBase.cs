@@ -98,10 +98,13 @@ public sealed partial class KnowledgeBase : IDisposable
             return [];
         }
 
+        // Headings that read as a question come first; one- and two-word headings ("Overview") make poor questions.
         return article.Sections
             .Select(s => s.Heading.Trim())
-            .Where(h => h.Length is > 0 and <= 80 && h != exceptSection && h != article.Title)
+            .Where(h => h.Length <= 80 && h.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length >= 3
+                        && h != exceptSection && h != article.Title)
             .Distinct(StringComparer.OrdinalIgnoreCase)
+            .OrderBy(h => h.EndsWith('?') ? 0 : 1)
             .Take(max)
             .ToArray();
     }

@@ -14,6 +14,7 @@ public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<Servi
     private WebApplication? _connector;
     private string _url = string.Empty;
     private int _failuresLeft;
+    private int _throttledLeft;
 
     public async Task InitializeAsync()
     {
@@ -25,6 +26,12 @@ public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<Servi
             if (Interlocked.Decrement(ref _failuresLeft) >= 0)
             {
                 return Results.StatusCode(503);
+            }
+
+            if (Interlocked.Decrement(ref _throttledLeft) >= 0)
+            {
+                http.Response.Headers.RetryAfter = "1";
+                return Results.Json(new { error = new { code = "Throttled", message = "slow down" } }, statusCode: 429);
             }
 
             var body = await http.Request.ReadFromJsonAsync<JsonElement>();
@@ -74,5 +81,18 @@ public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<Servi
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         // The retries' backoff makes the turn slow, so typing indicators may go out too; exactly one answer does.
         Assert.Single(_received, r => r.Body.GetProperty("type").GetString() == "message");
+    }
+
+    [Fact]
+    public async Task Messages_Connector429WithRetryAfter_WaitsThenDelivers()
+    {
+        _throttledLeft = 1;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var response = await service.Http.PostAsJsonAsync("/api/messages", Message("m12"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(_received, r => r.Body.GetProperty("type").GetString() == "message");
+        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(0.9), $"retried after {started.Elapsed}, before Retry-After's 1 s");
     }
 }

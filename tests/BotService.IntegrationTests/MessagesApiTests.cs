@@ -86,4 +86,96 @@ public sealed class MessagesApiTests(ServiceFixture service) : IClassFixture<Ser
         count.CommandText = "SELECT COUNT(*) FROM escalations WHERE ConversationId = 'conv-m3'";
         Assert.Equal(0L, (long)count.ExecuteScalar()!);
     }
+
+    private async Task<JsonElement[]> RepliesTo(object activity)
+    {
+        var response = await service.Http.PostAsJsonAsync("/api/messages", activity);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return body.GetProperty("activities").EnumerateArray().ToArray();
+    }
+
+    [Fact]
+    public async Task Messages_Answer_CarriesACitationEntityFollowUpsAndNoNullFields()
+    {
+        // Act
+        var reply = Assert.Single(await RepliesTo(Message("what is ketamine assisted psychotherapy", "m4")));
+
+        // Assert: Web Chat's citation shape (a Claim at position 1 matching the [1] reference in the Markdown)
+        Assert.Equal("markdown", reply.GetProperty("textFormat").GetString());
+        Assert.Matches(@"\[1\]\n\n\[1\]: cite:1 ""Source: “", reply.GetProperty("text").GetString());
+        var message = Assert.Single(reply.GetProperty("entities").EnumerateArray());
+        Assert.Equal("https://schema.org/Message", message.GetProperty("type").GetString());
+        var claim = Assert.Single(message.GetProperty("citation").EnumerateArray());
+        Assert.Equal(1, claim.GetProperty("position").GetInt32());
+        Assert.False(string.IsNullOrEmpty(claim.GetProperty("appearance").GetProperty("name").GetString()));
+        var actions = reply.GetProperty("suggestedActions").GetProperty("actions").EnumerateArray().ToArray();
+        Assert.InRange(actions.Length, 1, 3);
+        Assert.All(actions, a => Assert.Equal("imBack", a.GetProperty("type").GetString()));
+        // Nulls are omitted on the wire, as the SDK's serializer does.
+        Assert.DoesNotContain(reply.EnumerateObject(), p => p.Value.ValueKind == JsonValueKind.Null);
+        Assert.DoesNotContain(reply.GetProperty("from").EnumerateObject(), p => p.Value.ValueKind == JsonValueKind.Null);
+    }
+
+    [Fact]
+    public async Task Messages_MemberJoins_GetsTheWelcomeWithStarterQuestions()
+    {
+        var replies = await RepliesTo(new
+        {
+            type = "conversationUpdate", id = "cu1", channelId = "emulator", serviceUrl = "http://127.0.0.1:9/", deliveryMode = "expectReplies",
+            conversation = new { id = "conv-cu1" }, recipient = new { id = "bot" },
+            membersAdded = new[] { new { id = "bot" }, new { id = "user-7" } },
+        });
+
+        var welcome = Assert.Single(replies);
+        Assert.Contains("can't give medical advice", welcome.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Equal(3, welcome.GetProperty("suggestedActions").GetProperty("actions").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Messages_OnlyTheBotJoins_NoWelcome()
+    {
+        var replies = await RepliesTo(new
+        {
+            type = "conversationUpdate", id = "cu2", channelId = "emulator", serviceUrl = "http://127.0.0.1:9/", deliveryMode = "expectReplies",
+            conversation = new { id = "conv-cu2" }, recipient = new { id = "bot" }, membersAdded = new[] { new { id = "bot" } },
+        });
+
+        Assert.Empty(replies);
+    }
+
+    [Theory]
+    [InlineData("webchat/join", 1)]
+    [InlineData("handoff.status", 0)] // must be accepted, never rejected (protocol.md §7)
+    [InlineData("something/unknown", 0)]
+    public async Task Messages_Event_JoinGetsTheWelcomeOthersAreAcceptedQuietly(string name, int expected)
+    {
+        var replies = await RepliesTo(new
+        {
+            type = "event", name, id = "ev-" + name, channelId = "webchat", serviceUrl = "http://127.0.0.1:9/", deliveryMode = "expectReplies",
+            conversation = new { id = "conv-ev" }, from = new { id = "user-1" }, recipient = new { id = "bot" },
+        });
+
+        Assert.Equal(expected, replies.Length);
+    }
+
+    [Fact]
+    public async Task Messages_InvokeTheBotDoesNotHandle_Gets501()
+    {
+        var response = await service.Http.PostAsJsonAsync("/api/messages", new
+        {
+            type = "invoke", name = "composeExtension/query", id = "inv1", channelId = "msteams", serviceUrl = "http://127.0.0.1:9/",
+            conversation = new { id = "conv-inv" }, from = new { id = "user-1" }, recipient = new { id = "bot" },
+        });
+
+        Assert.Equal(HttpStatusCode.NotImplemented, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Messages_ActivityOver256KiB_Gets413()
+    {
+        var response = await service.Http.PostAsJsonAsync("/api/messages", Message(new string('a', 300 * 1024), "big"));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
 }

@@ -231,8 +231,12 @@ public sealed record ConversationReference
 }
 
 /// <summary>Source-generated JSON for the wire types: camelCase, nulls omitted, names read case-insensitively.</summary>
+/// <summary>The body of an <c>expectReplies</c> response: the replies the bot sent during the turn, in order.</summary>
+public sealed record ExpectedReplies(IReadOnlyList<Activity> Activities);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Activity))]
 [JsonSerializable(typeof(IReadOnlyList<Activity>))]
+[JsonSerializable(typeof(ExpectedReplies))]
 [JsonSerializable(typeof(ConversationReference))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -24,5 +24,4 @@ internal sealed record SafetyReasonDto(string Rule, string Level, int Start, int
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AskResponse))]
-[JsonSerializable(typeof(BotService.Bot.ExpectedReplies))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

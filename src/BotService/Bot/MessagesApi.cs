@@ -115,7 +115,8 @@ internal static partial class MessagesApi
                 : Results.StatusCode(StatusCodes.Status501NotImplemented);
         }
 
-        return expectReplies ? TypedResults.Ok(new ExpectedReplies(buffered)) : TypedResults.Ok();
+        // Serialized with the protocol's own options (nulls omitted, unknown fields kept), not the API's.
+        return expectReplies ? TypedResults.Json(new ExpectedReplies(buffered), ProtocolJsonContext.Default.ExpectedReplies) : TypedResults.Ok();
     }
 
     private static async Task<(Activity? Activity, IResult? Problem)> ReadAsync(HttpContext http, CancellationToken cancellationToken)
@@ -168,6 +169,3 @@ internal static partial class MessagesApi
     [LoggerMessage(7003, LogLevel.Error, "A turn on {Channel} failed with {Error}; the sender was told something went wrong")]
     private static partial void TurnFailed(ILogger logger, string? channel, string error);
 }
-
-/// <summary>The body of an <c>expectReplies</c> response.</summary>
-internal sealed record ExpectedReplies(IReadOnlyList<Activity> Activities);
