@@ -38,10 +38,13 @@ internal static class BotFrameworkServices
         connector.AddStandardResilienceHandler(o => o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(12));
         connector.AddHttpMessageHandler<BotTokenHandler>(); // inside the retries: every attempt gets a current token
 
-        // The turn pipeline, in order: typing indicator for slow turns, the safety gate, then the bot.
+        services.AddOptions<TeamsOptions>().BindConfiguration(TeamsOptions.SectionName);
+
+        // The turn pipeline, in order: typing indicator for slow turns, the safety gate, the Teams tenant gate, then the bot.
         services.AddSingleton<IMiddleware>(sp => new ShowTypingMiddleware(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2),
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IMiddleware, SafetyMiddleware>();
+        services.AddSingleton<IMiddleware, TeamsMiddleware>();
         services.AddSingleton<ClinicBot>();
         services.AddSingleton<IBot>(sp => sp.GetRequiredService<ClinicBot>());
         services.AddSingleton<BotPipeline>();

@@ -9,7 +9,7 @@ namespace BotService.Bot;
 /// sent any crisis wording (an emergency never gets here). It answers from the clinic's articles with the source as a
 /// citation and the article's other sections as follow-up suggestions, and welcomes people who join.
 /// </summary>
-internal sealed class ClinicBot(KnowledgeBase knowledge) : ActivityHandler
+internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams) : ActivityHandler
 {
     /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
     public const string JoinEvent = "webchat/join";
@@ -43,11 +43,13 @@ internal sealed class ClinicBot(KnowledgeBase knowledge) : ActivityHandler
         var followUps = answer.Answered
             ? knowledge.RelatedSections(answer.Sources[0].Path, answer.Sources[0].Section, turnContext.Audience(), 3)
             : Replies.StarterQuestions;
-        await turnContext.SendActivityAsync(Replies.Answer(answer, followUps), cancellationToken);
+        await turnContext.SendActivityAsync(
+            turnContext.Activity.IsTeams() ? Replies.AnswerCard(answer, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(answer, followUps),
+            cancellationToken);
     }
 
     protected override Task OnMembersAddedAsync(IReadOnlyList<ChannelAccount> membersAdded, ITurnContext turnContext, CancellationToken cancellationToken) =>
-        turnContext.SendActivityAsync(Replies.Welcome(), cancellationToken);
+        turnContext.SendActivityAsync(turnContext.Activity.IsTeams() ? Replies.StaffWelcome() : Replies.Welcome(), cancellationToken);
 
     protected override Task OnEventActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken) =>
         turnContext.Activity.Name == JoinEvent

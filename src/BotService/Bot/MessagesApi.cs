@@ -37,19 +37,26 @@ internal static partial class MessagesApi
         ConnectorClient connector, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var log = loggers.CreateLogger("BotService.Bot.Messages");
-        var (activity, problem) = await ReadAsync(http, cancellationToken);
-        if (problem is not null)
+        var (read, problem) = await ReadAsync(http, cancellationToken);
+        if (read is null)
         {
-            return problem;
+            return problem!;
         }
 
-        var auth = await authenticator.AuthenticateAsync(http.Request.Headers.Authorization.ToString(), activity!, cancellationToken);
+        var activity = read;
+
+        var auth = await authenticator.AuthenticateAsync(http.Request.Headers.Authorization.ToString(), activity, cancellationToken);
         if (!auth.Succeeded)
         {
             return TypedResults.Unauthorized();
         }
 
-        var expectReplies = activity!.DeliveryMode == DeliveryModes.ExpectReplies;
+        if (activity.IsTeams())
+        {
+            activity = activity.RemoveRecipientMention(); // "<at>Clinic Bot</at> what is KAP?" → "what is KAP?"
+        }
+
+        var expectReplies = activity.DeliveryMode == DeliveryModes.ExpectReplies;
         var canSend = !auth.IsAnonymous || IsLoopback(activity.ServiceUrl);
         var buffered = new List<Activity>();
         var refused = 0;

@@ -141,6 +141,100 @@ internal static class Replies
         };
     }
 
+    public const string StaffWelcomeText =
+        "Hello! Ask me anything the clinic's articles cover, including the staff guides (for example: what do I do with an " +
+        "urgent escalation?). Escalation alerts are posted in the staff channel with a link to the dashboard.";
+
+    public static Activity StaffWelcome() => new() { Type = ActivityTypes.Message, Text = StaffWelcomeText, TextFormat = "plain" };
+
+    /// <summary>
+    /// An answer for Teams, as an Adaptive Card 1.5: the clinic's words, the source line, an "Open article" button when
+    /// the service's public address is known, and follow-ups as <c>imBack</c> buttons (Teams shows suggested actions
+    /// only in personal chats; card buttons work in channels too).
+    /// </summary>
+    public static Activity AnswerCard(Answer answer, IReadOnlyList<string> followUps, string? publicBaseUrl)
+    {
+        if (!answer.Answered || answer.Sources.Count == 0)
+        {
+            return Answer(answer, []);
+        }
+
+        var source = answer.Sources[0];
+        var line = source.Line;
+        var body = answer.Text.EndsWith(line, StringComparison.Ordinal) ? answer.Text[..^line.Length].TrimEnd() : answer.Text;
+        var card = Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "AdaptiveCard");
+            w.WriteString("$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+            w.WriteString("version", "1.5");
+            w.WriteStartArray("body");
+            TextBlock(w, body, subtle: false);
+            TextBlock(w, line, subtle: true);
+            w.WriteEndArray();
+            w.WriteStartArray("actions");
+            if (ArticleUrl(publicBaseUrl, source.Path) is { } url)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "Action.OpenUrl");
+                w.WriteString("title", "Open article");
+                w.WriteString("url", url);
+                w.WriteEndObject();
+            }
+
+            foreach (var question in followUps)
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "Action.Submit");
+                w.WriteString("title", question);
+                w.WriteStartObject("data");
+                w.WriteStartObject("msteams");
+                w.WriteString("type", "imBack");
+                w.WriteString("value", question);
+                w.WriteEndObject();
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+        return new Activity
+        {
+            Type = ActivityTypes.Message,
+            Text = body + "\n\n" + line, // the notification preview and any client that cannot show the card
+            TextFormat = "plain",
+            Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
+        };
+
+        static void TextBlock(Utf8JsonWriter w, string text, bool subtle)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "TextBlock");
+            w.WriteString("text", text);
+            w.WriteBoolean("wrap", true);
+            if (subtle)
+            {
+                w.WriteBoolean("isSubtle", true);
+                w.WriteString("size", "Small");
+            }
+
+            w.WriteEndObject();
+        }
+    }
+
+    /// <summary>Where an article can be read: <c>{base}/articles/{name}</c>; null without a public address.</summary>
+    public static string? ArticleUrl(string? publicBaseUrl, string articlePath)
+    {
+        if (string.IsNullOrWhiteSpace(publicBaseUrl) || !Uri.TryCreate(publicBaseUrl, UriKind.Absolute, out var baseUri))
+        {
+            return null;
+        }
+
+        var name = Path.GetFileNameWithoutExtension(articlePath);
+        return new Uri(baseUri, "articles/" + Uri.EscapeDataString(name)).ToString();
+    }
+
     private static SuggestedActions? Suggest(IReadOnlyList<string> questions) => questions.Count == 0
         ? null
         : new SuggestedActions

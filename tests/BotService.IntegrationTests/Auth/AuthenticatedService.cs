@@ -32,6 +32,9 @@ public sealed class AuthenticatedService : IAsyncLifetime
 
     public TurnCounter Counter { get; } = new();
 
+    /// <summary>The clinic's Entra tenant, whose members Teams answers.</summary>
+    public const string TenantId = "72f988bf-0000-4000-8000-0000000c11c1";
+
     public IServiceProvider Services => _app!.Services;
 
     /// <summary>Endorsed for the channels the tests use.</summary>
@@ -51,7 +54,8 @@ public sealed class AuthenticatedService : IAsyncLifetime
         UnendorsedKey = Issuer.AddChannelKey("channel-key-bare", null);
         EmulatorKey = Issuer.AddEmulatorKey("emulator-key-1");
         (_app, Http) = await ServiceFixture.StartAsync(Path.Combine(RepoPaths.Root, "knowledge"), Path.Combine(_root, "data"),
-            b => b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter)), Issuer.ServiceArgs);
+            b => b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter)),
+            [.. Issuer.ServiceArgs, $"--Teams:TenantId={TenantId}", "--Teams:PublicBaseUrl=https://bot.clinic.example/"]);
         await ServiceFixture.WaitHealthyAsync(Http);
     }
 
