@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization.Metadata;
 using BotService.Api;
+using BotService.DirectLine;
 using BotService.Hosting;
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
@@ -51,7 +52,9 @@ public static class BotServiceApp
         builder.Services.AddSingleton<Responder>();
         builder.Services.AddSingleton<Bot.ClinicBot>();
         builder.Services.AddSingleton<Protocol.Turns.IBot>(sp => sp.GetRequiredService<Bot.ClinicBot>());
+        builder.Services.AddSingleton<Protocol.Turns.IMiddleware, Bot.TranscriptMiddleware>(); // every channel's turns into the transcript
         builder.Services.AddSingleton<Protocol.Turns.BotPipeline>(); // runs every registered IMiddleware, in order, then the bot
+        builder.Services.AddDirectLine();
         builder.Services.AddHttpClient<Protocol.Connector.ConnectorClient>(c => c.Timeout = TimeSpan.FromSeconds(30))
             .AddStandardResilienceHandler(); // retries 429 (honouring Retry-After) and 5xx with backoff
         builder.Services.AddSingleton<WarmUpState>();
@@ -76,6 +79,7 @@ public static class BotServiceApp
         app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
         app.MapAskApi();
         Bot.MessagesApi.MapMessagesApi(app);
+        app.MapDirectLineApi();
         return app;
     }
 }
