@@ -37,6 +37,9 @@ public sealed record TranscriptAppend(
 /// <param name="AlreadyStored">True if the conversation already held this activity id (nothing new was written).</param>
 public readonly record struct TranscriptPosition(long Seq, string ActivityId, bool AlreadyStored);
 
+/// <summary>An append on its way: the numbers and ids it was given, and its completion once it is on the disk.</summary>
+public sealed record TranscriptWrite(IReadOnlyList<TranscriptPosition> Reserved, Task<IReadOnlyList<TranscriptPosition>> Completion);
+
 /// <summary>One stored activity, as a channel replays it.</summary>
 public sealed record TranscriptEntry(long Seq, string ActivityId, string Role, string Type, string? ActivityJson);
 
@@ -50,9 +53,13 @@ public sealed record TranscriptConversation(string Id, string Channel, string? U
 /// Writes are durable before they are acknowledged, and fast under concurrency through group commit: one background
 /// writer takes every append waiting in its queue, writes them in one transaction (one WAL fsync), and only then
 /// completes the callers' tasks. Under load a batch forms by itself while the previous commit is on the disk, so the
-/// cost per message falls as concurrency rises, and a single writer means sequence numbers need no locking and
-/// SQLite never sees two writers of ours contend. Reads go straight to the database (WAL readers never wait for the
-/// writer). Nothing here logs text: transcripts are health data.
+/// cost per message falls as concurrency rises, and SQLite never sees two writers of ours contend.
+/// Sequence numbers are handed out when an append is queued (under a lock, in queue order, which the single writer
+/// keeps as commit order), so a caller knows its activity's id at once and can start work on it (run the turn)
+/// while the commit is on its way: <see cref="BeginAppendAsync"/>. A conversation's numbers only grow; a write that
+/// fails for good, or a retry of an id already stored, leaves a gap, which a watermark does not mind.
+/// Reads go straight to the database (WAL readers never wait for the writer). Nothing here logs text: transcripts are
+/// health data.
 /// </para>
 /// </summary>
 public sealed partial class TranscriptStore : BackgroundService
@@ -64,7 +71,10 @@ public sealed partial class TranscriptStore : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _log;
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal); // the writer's own: no lock
+    // Last number handed out per conversation. Never trimmed: a number handed out but not yet committed must never be
+    // handed out again from a stale database read (about 100 bytes per conversation).
+    private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
+    private readonly Lock _reserve = new();
     private readonly ValueConverter _time2db = new DateTimeOffsetToBinaryConverter();
 
     public TranscriptStore(Database database, TimeProvider time, ILogger<TranscriptStore> log)
@@ -83,21 +93,76 @@ public sealed partial class TranscriptStore : BackgroundService
     /// </summary>
     public async Task<IReadOnlyList<TranscriptPosition>> AppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
     {
+        var write = await BeginAppendAsync(items, cancellationToken);
+        return await write.Completion.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues activities and returns at once with their numbers and ids (<see cref="TranscriptWrite.Reserved"/>);
+    /// <see cref="TranscriptWrite.Completion"/> finishes when they are on the disk, with the final positions (an id
+    /// that was stored before keeps its first position).
+    /// </summary>
+    public async ValueTask<TranscriptWrite> BeginAppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
+    {
         if (items.Count == 0)
         {
-            return [];
+            return new TranscriptWrite([], Task.FromResult<IReadOnlyList<TranscriptPosition>>([]));
+        }
+
+        foreach (var conversation in items.Select(i => i.ConversationId).Distinct(StringComparer.Ordinal))
+        {
+            bool known;
+            lock (_reserve)
+            {
+                known = _lastSeq.ContainsKey(conversation);
+            }
+
+            if (!known)
+            {
+                var max = await MaxSeqAsync(conversation, cancellationToken);
+                lock (_reserve)
+                {
+                    _lastSeq.TryAdd(conversation, max); // someone else's entry wins: it already counts what they reserved
+                }
+            }
         }
 
         var request = new Request(items, null);
-        await Enqueue(request, cancellationToken);
+        var reserved = new TranscriptPosition[items.Count];
+        lock (_reserve)
+        {
+            for (var i = 0; i < items.Count; i++)
+            {
+                var seq = ++System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_lastSeq, items[i].ConversationId);
+                reserved[i] = new TranscriptPosition(seq, items[i].ActivityId ?? ActivityIdFor(items[i].ConversationId, seq), false);
+            }
+
+            request.Reserved = reserved;
+            Enqueue(request); // inside the lock: queue order is number order
+        }
+
+        return new TranscriptWrite(reserved, Completion(request));
+    }
+
+    private static async Task<IReadOnlyList<TranscriptPosition>> Completion(Request request)
+    {
+        await request.Done.Task;
         return request.Positions!;
+    }
+
+    private async Task<long> MaxSeqAsync(string conversationId, CancellationToken cancellationToken)
+    {
+        _database.EnsureReady();
+        await using var db = _database.Open();
+        return await db.Messages.Where(m => m.ConversationId == conversationId).MaxAsync(m => m.Seq, cancellationToken) ?? 0;
     }
 
     /// <summary>Creates a conversation (durably, through the same writer); false if the id exists already.</summary>
     public async Task<bool> CreateConversationAsync(string id, string channel, string? userId, CancellationToken cancellationToken)
     {
         var request = new Request([], new TranscriptConversation(id, channel, userId, _time.GetUtcNow()));
-        await Enqueue(request, cancellationToken);
+        Enqueue(request);
+        await request.Done.Task.WaitAsync(cancellationToken);
         return request.Created;
     }
 
@@ -129,15 +194,13 @@ public sealed partial class TranscriptStore : BackgroundService
         await base.StopAsync(cancellationToken);
     }
 
-    private Task Enqueue(Request request, CancellationToken cancellationToken)
+    /// <summary>Queues a request. A caller may stop waiting for it; the write still happens (it may be on the disk already).</summary>
+    private void Enqueue(Request request)
     {
         if (!_queue.Writer.TryWrite(request))
         {
             throw new InvalidOperationException("The transcript store is shutting down.");
         }
-
-        // The caller may stop waiting; the write itself still happens (it may already be on its way to the disk).
-        return cancellationToken.CanBeCanceled ? request.Done.Task.WaitAsync(cancellationToken) : request.Done.Task;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -199,13 +262,11 @@ public sealed partial class TranscriptStore : BackgroundService
     private async Task WriteBatchAsync(List<Request> batch)
     {
         _database.EnsureReady();
-        var pendingSeq = new Dictionary<string, long>(StringComparer.Ordinal);
         await using var connection = new SqliteConnection(StorageSetup.SqliteConnectionString(_database.DataPath));
         await connection.OpenAsync();
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync();
         var sql = new Commands(connection, tx);
-        var now = _time.GetUtcNow();
-        var nowDb = _time2db.ConvertToProvider(now)!;
+        var nowDb = _time2db.ConvertToProvider(_time.GetUtcNow())!;
         foreach (var request in batch)
         {
             if (request.NewConversation is { } c)
@@ -218,59 +279,25 @@ public sealed partial class TranscriptStore : BackgroundService
             for (var i = 0; i < request.Items.Count; i++)
             {
                 var item = request.Items[i];
+                var (seq, id, _) = request.Reserved![i];
                 await sql.TouchConversation.Run(item.ConversationId, item.Channel, (object?)item.UserId ?? DBNull.Value, nowDb);
-                if (item.ActivityId is { } givenId)
+                // Inserts, or gives its place to a row the escalation dispatcher wrote first (no Seq); a row already in
+                // the transcript under this id is left alone and keeps its position (a retried append).
+                var json = (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;
+                if (await sql.UpsertActivity.Run(item.ConversationId, id, item.Role, item.Text ?? string.Empty, nowDb, seq, item.Type, json) == 1)
                 {
-                    var existing = await sql.FindActivity.Scalar(item.ConversationId, givenId);
-                    if (existing is long seqAlready)
-                    {
-                        positions[i] = new TranscriptPosition(seqAlready, givenId, true);
-                        continue;
-                    }
-
-                    if (existing is DBNull)
-                    {
-                        // Written by the escalation dispatcher before the transcript had it: give it its place now.
-                        var seqFill = await NextSeqAsync(sql, item.ConversationId, pendingSeq);
-                        await sql.FillActivity.Run(item.ConversationId, givenId, seqFill, item.Type, Json(item, givenId, seqFill));
-                        positions[i] = new TranscriptPosition(seqFill, givenId, false);
-                        continue;
-                    }
+                    positions[i] = new TranscriptPosition(seq, id, false);
                 }
-
-                var seq = await NextSeqAsync(sql, item.ConversationId, pendingSeq);
-                var id = item.ActivityId ?? ActivityIdFor(item.ConversationId, seq);
-                await sql.InsertActivity.Run(item.ConversationId, id, item.Role, item.Text ?? string.Empty, nowDb, seq, item.Type,
-                    Json(item, id, seq));
-                positions[i] = new TranscriptPosition(seq, id, false);
+                else
+                {
+                    positions[i] = new TranscriptPosition((long)(await sql.FindActivity.Scalar(item.ConversationId, id))!, id, true);
+                }
             }
 
             request.Positions = positions;
         }
 
         await tx.CommitAsync();
-        foreach (var (conversation, seq) in pendingSeq)
-        {
-            _lastSeq[conversation] = seq;
-        }
-
-        if (_lastSeq.Count > 100_000)
-        {
-            _lastSeq.Clear(); // re-read from the database on next use; keeps memory bounded on a long-running service
-        }
-    }
-
-    private static object Json(TranscriptAppend item, string id, long seq) => (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;
-
-    private async Task<long> NextSeqAsync(Commands sql, string conversationId, Dictionary<string, long> pending)
-    {
-        if (!pending.TryGetValue(conversationId, out var last) && !_lastSeq.TryGetValue(conversationId, out last))
-        {
-            last = await sql.MaxSeq.Scalar(conversationId) is long max ? max : 0;
-        }
-
-        pending[conversationId] = last + 1;
-        return last + 1;
     }
 
     private sealed class Request(IReadOnlyList<TranscriptAppend> items, TranscriptConversation? newConversation)
@@ -280,6 +307,8 @@ public sealed partial class TranscriptStore : BackgroundService
         public TranscriptConversation? NewConversation { get; } = newConversation;
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TranscriptPosition[]? Reserved { get; set; }
 
         public TranscriptPosition[]? Positions { get; set; }
 
@@ -297,18 +326,14 @@ public sealed partial class TranscriptStore : BackgroundService
             "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
             "ON CONFLICT(Id) DO NOTHING");
 
-        public Statement MaxSeq { get; } = new(connection, tx, "SELECT MAX(Seq) FROM messages WHERE ConversationId = $p0");
-
-        // Returns the row's Seq (DBNull when the dispatcher wrote it), or null when there is no such row.
         public Statement FindActivity { get; } = new(connection, tx,
             "SELECT Seq FROM messages WHERE ConversationId = $p0 AND ActivityId = $p1");
 
-        public Statement FillActivity { get; } = new(connection, tx,
-            "UPDATE messages SET Seq = $p2, Type = $p3, ActivityJson = $p4 WHERE ConversationId = $p0 AND ActivityId = $p1");
-
-        public Statement InsertActivity { get; } = new(connection, tx,
+        public Statement UpsertActivity { get; } = new(connection, tx,
             "INSERT INTO messages (ConversationId, ActivityId, Role, Text, CreatedAt, Seq, Type, ActivityJson) " +
-            "VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7)");
+            "VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7) " +
+            "ON CONFLICT(ConversationId, ActivityId) DO UPDATE SET Seq = excluded.Seq, Type = excluded.Type, " +
+            "ActivityJson = excluded.ActivityJson WHERE messages.Seq IS NULL");
     }
 
     private sealed class Statement

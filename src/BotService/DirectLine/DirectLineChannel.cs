@@ -97,7 +97,7 @@ internal sealed partial class DirectLineChannel(
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                TurnFailed(log, id, update.Type, e.GetType().Name);
+                TurnFailed(log, id, update.Type, e.GetType().Name); // the update could not be stored
             }
         }, CancellationToken.None);
         return true;
@@ -120,24 +120,45 @@ internal sealed partial class DirectLineChannel(
             ServiceUrl = null,
         };
 
+        // The activity gets its number and id at once; the turn runs while it is being committed, and the POST is
+        // answered (and the echo pushed) only once it is on the disk. Replies are numbered after it, so they can
+        // never be committed, or reach the socket, before it.
         var id = string.Empty;
-        if (stamped.Type == ActivityTypes.Typing)
+        Task<IReadOnlyList<TranscriptPosition>>? stored = null;
+        long seq = 0;
+        if (stamped.Type != ActivityTypes.Typing) // typing is WebSocket-only and not part of the transcript
         {
-            // Typing is WebSocket-only and not part of the transcript.
-        }
-        else
-        {
-            var positions = await transcript.AppendAsync([ToAppend(conversation, stamped, TranscriptRoles.Visitor)], cancellationToken);
-            id = positions[0].ActivityId;
+            var write = await transcript.BeginAppendAsync([ToAppend(conversation, stamped, TranscriptRoles.Visitor)], cancellationToken);
+            (seq, id, _) = write.Reserved[0];
             stamped = stamped with { Id = id };
-            await PushAsync(conversation, [new Pushed(positions[0].Seq, stamped.Type, Serialize(stamped))]);
+            stored = write.Completion;
         }
 
-        var turn = new TurnContext(stamped, (replies, ct) => SendAsync(conversation, replies, ct));
-        turn.TurnState[TranscriptMiddleware.RecordedByAdapter] = true;
-        // The turn runs to its end even if the client goes away: an emergency is escalated and answered regardless.
-        await pipeline.RunTurnAsync(turn, lifetime.ApplicationStopping);
+        var turn = RunTurnAsync(conversation, stamped);
+        if (stored is not null)
+        {
+            await stored;
+            await PushAsync(conversation, [new Pushed(seq, stamped.Type, Serialize(stamped))]);
+        }
+
+        await turn;
         return id;
+    }
+
+    private async Task RunTurnAsync(DirectLineConversation conversation, Activity activity)
+    {
+        await Task.Yield(); // let the caller go on to wait for its commit
+        var turn = new TurnContext(activity, (replies, ct) => SendAsync(conversation, replies, ct));
+        turn.TurnState[TranscriptMiddleware.RecordedByAdapter] = true;
+        try
+        {
+            // The turn runs to its end even if the client goes away: an emergency is escalated and answered regardless.
+            await pipeline.RunTurnAsync(turn, lifetime.ApplicationStopping);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            TurnFailed(log, conversation.Id, activity.Type, e.GetType().Name);
+        }
     }
 
     /// <summary>Sends the bot's replies: stored (numbered) in one group commit, then pushed; typing is pushed only.</summary>
