@@ -154,7 +154,7 @@ internal static partial class DirectLineApi
     /// to the conversation's socket with its id and the client's <c>channelData.clientActivityID</c>, and the turn runs.
     /// </summary>
     internal static async Task<IResult> PostActivityAsync(HttpContext http, string conversationId, DirectLineTokens tokens, DirectLineChannel channel,
-        IOptions<DirectLineOptions> options, CancellationToken cancellationToken)
+        IOptions<DirectLineOptions> options, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var (conversation, _, denied) = await AuthorizeAsync(http, conversationId, tokens, channel, cancellationToken);
         if (denied is not null)
@@ -200,7 +200,19 @@ internal static partial class DirectLineApi
             return Error(StatusCodes.Status400BadRequest, "BadArgument", "Clients cannot send conversationUpdate activities on Direct Line.");
         }
 
-        var id = await channel.ReceiveAsync(conversation!, activity, cancellationToken);
+        string id;
+        try
+        {
+            id = await channel.ReceiveAsync(conversation!, activity, cancellationToken);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or IOException)
+        {
+            // The transcript could not store it, so it has no id: directlinejs retries a 5xx ("retry").
+            StoreFailed(loggers.CreateLogger(typeof(DirectLineApi).FullName!), conversation!.Id, e.GetType().Name);
+            http.Response.Headers.RetryAfter = "1";
+            return Error(StatusCodes.Status503ServiceUnavailable, "ServiceUnavailable", "The message could not be stored; try again.");
+        }
+
         return Json(StatusCodes.Status200OK, new ResourceResponse(id), DirectLineJsonContext.Default.ResourceResponse);
     }
 
@@ -371,16 +383,27 @@ internal static partial class DirectLineApi
             return (null, null);
         }
 
+        const int max = 16 * 1024;
+        if (http.Request.ContentLength > max)
+        {
+            return (null, TooLarge(max));
+        }
+
         using var limited = new MemoryStream();
-        await http.Request.Body.CopyToAsync(limited, http.RequestAborted);
+        var chunk = new byte[4096];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            limited.Write(chunk, 0, read);
+            if (limited.Length > max)
+            {
+                return (null, TooLarge(max));
+            }
+        }
+
         if (limited.Length == 0)
         {
             return (null, null);
-        }
-
-        if (limited.Length > 16 * 1024)
-        {
-            return (null, TooLarge(16 * 1024));
         }
 
         try
@@ -401,6 +424,9 @@ internal static partial class DirectLineApi
         var query = watermark is { } w ? $"?watermark={w}&t={ticket}" : $"?t={ticket}";
         return $"{scheme}://{http.Request.Host}{http.Request.PathBase}{BasePath}/conversations/{conversationId}/stream{query}";
     }
+
+    [LoggerMessage(8102, LogLevel.Error, "Direct Line: an activity of {ConversationId} could not be stored ({Error}); answered 503")]
+    private static partial void StoreFailed(ILogger logger, string conversationId, string error);
 
     [LoggerMessage(8101, LogLevel.Information, "Direct Line token generated for conversation {ConversationId}")]
     private static partial void Generated(ILogger logger, string conversationId);

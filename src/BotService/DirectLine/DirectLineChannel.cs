@@ -270,6 +270,7 @@ internal sealed partial class DirectLineChannel(
         }
         finally
         {
+            await stop.CancelAsync(); // ends the keep-alive loop with the socket
             if (ReferenceEquals(conversation.Stream, stream))
             {
                 conversation.Stream = null;
