@@ -16,6 +16,9 @@ export BOTSERVICE_REPORTS="$reports"
 log=$(mktemp)
 trap 'rm -rf "$reports" "$log"' EXIT
 
+echo "== npm packages for the Node tests (tests/node: botframework-directlinejs and friends)"
+bash tests/node/install.sh
+
 echo "== restore and build"
 dotnet build BotService.sln -c Debug -warnaserror -nologo -v quiet
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization.Metadata;
 using BotService.Api;
 using BotService.Bot;
+using BotService.DirectLine;
 using BotService.Hosting;
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
@@ -49,6 +50,7 @@ public static class BotServiceApp
         builder.Services.AddSafety();
         builder.Services.AddHostedService<KnowledgeLoader>();
         builder.Services.AddBotFramework(builder.Configuration);
+        builder.Services.AddDirectLine();
         builder.Services.AddSingleton<WarmUpState>();
         builder.Services.AddHostedService<HttpWarmUp>();
 
@@ -71,6 +73,7 @@ public static class BotServiceApp
         app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
         app.MapAskApi();
         Bot.MessagesApi.MapMessagesApi(app);
+        app.MapDirectLineApi();
         return app;
     }
 }

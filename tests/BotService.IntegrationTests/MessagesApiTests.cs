@@ -178,4 +178,25 @@ public sealed class MessagesApiTests(ServiceFixture service) : IClassFixture<Ser
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
     }
+
+    [Fact]
+    public async Task Messages_Turn_IsInTheTranscriptInOrderWhenThe200Arrives()
+    {
+        // Act
+        await RepliesTo(Message("how much is an infusion", "tr1"));
+
+        // Assert: the visitor's message, then the answer, numbered in order, with no wait after the response
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Mode=ReadOnly;Pooling=False");
+        db.Open();
+        using var query = db.CreateCommand();
+        query.CommandText = "SELECT Role, Seq FROM messages WHERE ConversationId = 'conv-tr1' ORDER BY Seq";
+        using var rows = query.ExecuteReader();
+        var roles = new List<(string, long)>();
+        while (rows.Read())
+        {
+            roles.Add((rows.GetString(0), rows.GetInt64(1)));
+        }
+
+        Assert.Equal([("visitor", 1L), ("bot", 2L)], roles);
+    }
 }

@@ -21,6 +21,7 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : DbCon
             e.HasKey(c => c.Id);
             e.Property(c => c.Id).HasMaxLength(200);
             e.Property(c => c.Channel).HasMaxLength(50);
+            e.Property(c => c.UserId).HasMaxLength(200);
         });
         modelBuilder.Entity<MessageRecord>(e =>
         {
@@ -29,7 +30,9 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : DbCon
             e.Property(m => m.ConversationId).HasMaxLength(200);
             e.Property(m => m.ActivityId).HasMaxLength(200);
             e.Property(m => m.Role).HasMaxLength(20);
+            e.Property(m => m.Type).HasMaxLength(50);
             e.HasIndex(m => new { m.ConversationId, m.ActivityId }).IsUnique();
+            e.HasIndex(m => new { m.ConversationId, m.Seq }).IsUnique(); // the transcript's order; NULLs (dispatcher rows) may repeat
             e.HasOne<ConversationRecord>().WithMany().HasForeignKey(m => m.ConversationId);
         });
         modelBuilder.Entity<EscalationRecord>(e =>

@@ -7,12 +7,19 @@ public sealed class ConversationRecord
 
     public required string Channel { get; set; }
 
+    /// <summary>The visitor the conversation belongs to, where the channel binds one (Direct Line: the token's user).</summary>
+    public string? UserId { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset LastActivityAt { get; set; }
 }
 
-/// <summary>One message of a transcript. Text is health data: it lives here and nowhere else (never in logs).</summary>
+/// <summary>
+/// One activity of a transcript, incoming or outgoing, on any channel. Text is health data: it lives here and nowhere
+/// else (never in logs). <see cref="Seq"/> orders a conversation (it is the Direct Line watermark); rows the escalation
+/// dispatcher wrote before the transcript existed have none.
+/// </summary>
 public sealed class MessageRecord
 {
     public long Id { get; set; }
@@ -28,6 +35,15 @@ public sealed class MessageRecord
     public required string Text { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>1, 2, 3… within the conversation, in commit order; unique with the conversation id.</summary>
+    public long? Seq { get; set; }
+
+    /// <summary>The activity type (<c>message</c>, <c>event</c>, <c>conversationUpdate</c>…).</summary>
+    public string Type { get; set; } = "message";
+
+    /// <summary>The whole activity as sent on the wire (ids and timestamps stamped), so a channel can replay it.</summary>
+    public string? ActivityJson { get; set; }
 }
 
 /// <summary>An escalation to staff: why, how urgent, and which message of which conversation caused it.</summary>

@@ -209,7 +209,16 @@ public sealed partial class EscalationDispatcher : BackgroundService
         {
             try
             {
-                await StoreAsync(item, stoppingToken);
+                try
+                {
+                    await StoreAsync(item, stoppingToken);
+                }
+                catch (DbUpdateException)
+                {
+                    // The transcript may have stored the conversation or the message between our look-up and our
+                    // insert (it writes them concurrently): look again at once rather than after a backoff.
+                    await StoreAsync(item, stoppingToken);
+                }
                 item.Stored = true;
                 _databaseError = null;
             }

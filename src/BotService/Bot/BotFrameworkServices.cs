@@ -40,7 +40,9 @@ internal static class BotFrameworkServices
 
         services.AddOptions<TeamsOptions>().BindConfiguration(TeamsOptions.SectionName);
 
-        // The turn pipeline, in order: typing indicator for slow turns, the safety gate, the Teams tenant gate, then the bot.
+        // The turn pipeline, in order: the transcript (every channel's activities; never blocks a reply), the typing
+        // indicator for slow turns, the safety gate, the Teams tenant gate, then the bot.
+        services.AddSingleton<IMiddleware, TranscriptMiddleware>();
         services.AddSingleton<IMiddleware>(sp => new ShowTypingMiddleware(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2),
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IMiddleware, SafetyMiddleware>();

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using BotService.Storage.Data;
 using BotService.Storage.Escalations;
+using BotService.Storage.Transcripts;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -25,6 +26,8 @@ internal static partial class StorageServices
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<EscalationDispatcher>>()));
         services.AddHostedService<DatabaseStartup>();
+        services.AddSingleton<TranscriptStore>();
+        services.AddHostedService(sp => sp.GetRequiredService<TranscriptStore>());
         services.AddHostedService(sp => sp.GetRequiredService<EscalationDispatcher>());
         return services;
     }

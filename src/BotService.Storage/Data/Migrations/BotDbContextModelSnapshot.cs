@@ -34,6 +34,10 @@ namespace BotService.Storage.Data.Migrations
                     b.Property<long>("LastActivityAt")
                         .HasColumnType("INTEGER");
 
+                    b.Property<string>("UserId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
                     b.HasKey("Id");
 
                     b.ToTable("conversations", (string)null);
@@ -123,6 +127,9 @@ namespace BotService.Storage.Data.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("ActivityJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("ConversationId")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -136,13 +143,24 @@ namespace BotService.Storage.Data.Migrations
                         .HasMaxLength(20)
                         .HasColumnType("TEXT");
 
+                    b.Property<long?>("Seq")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("Text")
                         .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(50)
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
                     b.HasIndex("ConversationId", "ActivityId")
+                        .IsUnique();
+
+                    b.HasIndex("ConversationId", "Seq")
                         .IsUnique();
 
                     b.ToTable("messages", (string)null);

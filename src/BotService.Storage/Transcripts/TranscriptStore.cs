@@ -1,0 +1,380 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using BotService.Storage.Data;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace BotService.Storage.Transcripts;
+
+/// <summary>Who wrote an activity of a transcript.</summary>
+public static class TranscriptRoles
+{
+    public const string Visitor = "visitor";
+    public const string Bot = "bot";
+    public const string Staff = "staff";
+}
+
+/// <summary>One activity to add to a conversation's transcript.</summary>
+/// <param name="ActivityId">The channel's id for it; null lets the store give it <c>{conversationId}|{seq:D7}</c>
+/// (the Direct Line form). An id already stored in the conversation is not stored again (a retry).</param>
+/// <param name="RenderJson">Makes the activity's JSON once its id and sequence number are known (runs on the writer,
+/// so keep it to serialization); null stores no JSON.</param>
+/// <param name="UserId">The visitor the conversation belongs to, recorded if the conversation is new.</param>
+public sealed record TranscriptAppend(
+    string ConversationId,
+    string Channel,
+    string Role,
+    string Type,
+    string? ActivityId,
+    string? Text,
+    Func<string, long, string>? RenderJson,
+    string? UserId = null);
+
+/// <summary>Where an appended activity landed: its sequence number (the watermark) and id.</summary>
+/// <param name="AlreadyStored">True if the conversation already held this activity id (nothing new was written).</param>
+public readonly record struct TranscriptPosition(long Seq, string ActivityId, bool AlreadyStored);
+
+/// <summary>An append on its way: the numbers and ids it was given, and its completion once it is on the disk.</summary>
+public sealed record TranscriptWrite(IReadOnlyList<TranscriptPosition> Reserved, Task<IReadOnlyList<TranscriptPosition>> Completion);
+
+/// <summary>One stored activity, as a channel replays it.</summary>
+public sealed record TranscriptEntry(long Seq, string ActivityId, string Role, string Type, string? ActivityJson);
+
+/// <summary>A conversation as the transcript knows it.</summary>
+public sealed record TranscriptConversation(string Id, string Channel, string? UserId, DateTimeOffset CreatedAt);
+
+/// <summary>
+/// The transcript of every conversation on every channel, in SQLite (the <c>messages</c> table), with a
+/// per-conversation sequence number that Direct Line uses as its watermark.
+/// <para>
+/// Writes are durable before they are acknowledged, and fast under concurrency through group commit: one background
+/// writer takes every append waiting in its queue, writes them in one transaction (one WAL fsync), and only then
+/// completes the callers' tasks. Under load a batch forms by itself while the previous commit is on the disk, so the
+/// cost per message falls as concurrency rises, and SQLite never sees two writers of ours contend.
+/// Sequence numbers are handed out when an append is queued (under a lock, in queue order, which the single writer
+/// keeps as commit order), so a caller knows its activity's id at once and can start work on it (run the turn)
+/// while the commit is on its way: <see cref="BeginAppendAsync"/>. A conversation's numbers only grow; a write that
+/// fails for good, or a retry of an id already stored, leaves a gap, which a watermark does not mind.
+/// Reads go straight to the database (WAL readers never wait for the writer). Nothing here logs text: transcripts are
+/// health data.
+/// </para>
+/// </summary>
+public sealed partial class TranscriptStore : BackgroundService
+{
+    /// <summary>Most requests one transaction takes; more wait for the next one (keeps one commit short).</summary>
+    private const int MaxBatch = 512;
+
+    private readonly Database _database;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
+    // Last number handed out per conversation. Never trimmed: a number handed out but not yet committed must never be
+    // handed out again from a stale database read (about 100 bytes per conversation).
+    private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
+    private readonly Lock _reserve = new();
+    private readonly ValueConverter _time2db = new DateTimeOffsetToBinaryConverter();
+
+    public TranscriptStore(Database database, TimeProvider time, ILogger<TranscriptStore> log)
+    {
+        _database = database;
+        _time = time;
+        _log = log;
+    }
+
+    /// <summary>The Direct Line style id of the <paramref name="seq"/>th activity of a conversation.</summary>
+    public static string ActivityIdFor(string conversationId, long seq) => $"{conversationId}|{seq:D7}";
+
+    /// <summary>
+    /// Appends activities to their conversations (in this order) and returns once they are committed to the disk.
+    /// The conversation row is created if missing. Throws if the database cannot be written.
+    /// </summary>
+    public async Task<IReadOnlyList<TranscriptPosition>> AppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
+    {
+        var write = await BeginAppendAsync(items, cancellationToken);
+        return await write.Completion.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues activities and returns at once with their numbers and ids (<see cref="TranscriptWrite.Reserved"/>);
+    /// <see cref="TranscriptWrite.Completion"/> finishes when they are on the disk, with the final positions (an id
+    /// that was stored before keeps its first position).
+    /// </summary>
+    public async ValueTask<TranscriptWrite> BeginAppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+        {
+            return new TranscriptWrite([], Task.FromResult<IReadOnlyList<TranscriptPosition>>([]));
+        }
+
+        foreach (var conversation in items.Select(i => i.ConversationId).Distinct(StringComparer.Ordinal))
+        {
+            bool known;
+            lock (_reserve)
+            {
+                known = _lastSeq.ContainsKey(conversation);
+            }
+
+            if (!known)
+            {
+                var max = await MaxSeqAsync(conversation, cancellationToken);
+                lock (_reserve)
+                {
+                    _lastSeq.TryAdd(conversation, max); // someone else's entry wins: it already counts what they reserved
+                }
+            }
+        }
+
+        var request = new Request(items, null);
+        var reserved = new TranscriptPosition[items.Count];
+        lock (_reserve)
+        {
+            for (var i = 0; i < items.Count; i++)
+            {
+                var seq = ++System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_lastSeq, items[i].ConversationId);
+                reserved[i] = new TranscriptPosition(seq, items[i].ActivityId ?? ActivityIdFor(items[i].ConversationId, seq), false);
+            }
+
+            request.Reserved = reserved;
+            Enqueue(request); // inside the lock: queue order is number order
+        }
+
+        return new TranscriptWrite(reserved, Completion(request));
+    }
+
+    private static async Task<IReadOnlyList<TranscriptPosition>> Completion(Request request)
+    {
+        await request.Done.Task;
+        return request.Positions!;
+    }
+
+    private async Task<long> MaxSeqAsync(string conversationId, CancellationToken cancellationToken)
+    {
+        _database.EnsureReady();
+        await using var db = _database.Open();
+        return await db.Messages.Where(m => m.ConversationId == conversationId).MaxAsync(m => m.Seq, cancellationToken) ?? 0;
+    }
+
+    /// <summary>Creates a conversation (durably, through the same writer); false if the id exists already.</summary>
+    public async Task<bool> CreateConversationAsync(string id, string channel, string? userId, CancellationToken cancellationToken)
+    {
+        var request = new Request([], new TranscriptConversation(id, channel, userId, _time.GetUtcNow()));
+        Enqueue(request);
+        await request.Done.Task.WaitAsync(cancellationToken);
+        return request.Created;
+    }
+
+    public async Task<TranscriptConversation?> FindConversationAsync(string id, CancellationToken cancellationToken)
+    {
+        _database.EnsureReady();
+        await using var db = _database.Open();
+        var c = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, cancellationToken);
+        return c is null ? null : new TranscriptConversation(c.Id, c.Channel, c.UserId, c.CreatedAt);
+    }
+
+    /// <summary>The conversation's activities after <paramref name="afterSeq"/>, in order, at most <paramref name="max"/>.</summary>
+    public async Task<IReadOnlyList<TranscriptEntry>> ReadAfterAsync(string conversationId, long afterSeq, int max, CancellationToken cancellationToken)
+    {
+        _database.EnsureReady();
+        await using var db = _database.Open();
+        return await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.Seq > afterSeq)
+            .OrderBy(m => m.Seq)
+            .Take(max)
+            .Select(m => new TranscriptEntry(m.Seq!.Value, m.ActivityId, m.Role, m.Type, m.ActivityJson))
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Lets the writer finish what callers are waiting for, then stops it.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+    }
+
+    /// <summary>Queues a request. A caller may stop waiting for it; the write still happens (it may be on the disk already).</summary>
+    private void Enqueue(Request request)
+    {
+        if (!_queue.Writer.TryWrite(request))
+        {
+            throw new InvalidOperationException("The transcript store is shutting down.");
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Request>(MaxBatch);
+        var reader = _queue.Reader;
+        // Not the stopping token: requests already accepted are written before the writer ends (StopAsync completes the queue).
+        while (await reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < MaxBatch && reader.TryRead(out var request))
+            {
+                batch.Add(request);
+            }
+
+            await WriteAsync(batch);
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(List<Request> batch)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await WriteBatchAsync(batch);
+            foreach (var request in batch)
+            {
+                request.Done.TrySetResult();
+            }
+
+            BatchWritten(_log, batch.Count, batch.Sum(r => r.Items.Count), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            WriteFailed(_log, batch.Count, e.GetType().Name, e.Message); // SQLite messages name codes, never values
+            _database.Invalidate();
+            if (batch.Count == 1)
+            {
+                batch[0].Done.TrySetException(e);
+                return;
+            }
+
+            // One bad request must not fail its neighbours: write each on its own.
+            foreach (var request in batch)
+            {
+                try
+                {
+                    await WriteBatchAsync([request]);
+                    request.Done.TrySetResult();
+                }
+                catch (Exception single) when (single is not OutOfMemoryException)
+                {
+                    request.Done.TrySetException(single);
+                }
+            }
+        }
+    }
+
+    private async Task WriteBatchAsync(List<Request> batch)
+    {
+        _database.EnsureReady();
+        await using var connection = new SqliteConnection(StorageSetup.SqliteConnectionString(_database.DataPath));
+        await connection.OpenAsync();
+        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync();
+        var sql = new Commands(connection, tx);
+        var nowDb = _time2db.ConvertToProvider(_time.GetUtcNow())!;
+        foreach (var request in batch)
+        {
+            if (request.NewConversation is { } c)
+            {
+                request.Created = await sql.CreateConversation.Run(c.Id, c.Channel, (object?)c.UserId ?? DBNull.Value, nowDb) == 1;
+                continue;
+            }
+
+            var positions = new TranscriptPosition[request.Items.Count];
+            for (var i = 0; i < request.Items.Count; i++)
+            {
+                var item = request.Items[i];
+                var (seq, id, _) = request.Reserved![i];
+                await sql.TouchConversation.Run(item.ConversationId, item.Channel, (object?)item.UserId ?? DBNull.Value, nowDb);
+                // Inserts, or gives its place to a row the escalation dispatcher wrote first (no Seq); a row already in
+                // the transcript under this id is left alone and keeps its position (a retried append).
+                var json = (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;
+                if (await sql.UpsertActivity.Run(item.ConversationId, id, item.Role, item.Text ?? string.Empty, nowDb, seq, item.Type, json) == 1)
+                {
+                    positions[i] = new TranscriptPosition(seq, id, false);
+                }
+                else
+                {
+                    positions[i] = new TranscriptPosition((long)(await sql.FindActivity.Scalar(item.ConversationId, id))!, id, true);
+                }
+            }
+
+            request.Positions = positions;
+        }
+
+        await tx.CommitAsync();
+    }
+
+    private sealed class Request(IReadOnlyList<TranscriptAppend> items, TranscriptConversation? newConversation)
+    {
+        public IReadOnlyList<TranscriptAppend> Items { get; } = items;
+
+        public TranscriptConversation? NewConversation { get; } = newConversation;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TranscriptPosition[]? Reserved { get; set; }
+
+        public TranscriptPosition[]? Positions { get; set; }
+
+        public bool Created { get; set; }
+    }
+
+    /// <summary>The writer's statements, prepared once per transaction and reused for every row of the batch.</summary>
+    private sealed class Commands(SqliteConnection connection, SqliteTransaction tx)
+    {
+        public Statement TouchConversation { get; } = new(connection, tx,
+            "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
+            "ON CONFLICT(Id) DO UPDATE SET LastActivityAt = excluded.LastActivityAt");
+
+        public Statement CreateConversation { get; } = new(connection, tx,
+            "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
+            "ON CONFLICT(Id) DO NOTHING");
+
+        public Statement FindActivity { get; } = new(connection, tx,
+            "SELECT Seq FROM messages WHERE ConversationId = $p0 AND ActivityId = $p1");
+
+        public Statement UpsertActivity { get; } = new(connection, tx,
+            "INSERT INTO messages (ConversationId, ActivityId, Role, Text, CreatedAt, Seq, Type, ActivityJson) " +
+            "VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7) " +
+            "ON CONFLICT(ConversationId, ActivityId) DO UPDATE SET Seq = excluded.Seq, Type = excluded.Type, " +
+            "ActivityJson = excluded.ActivityJson WHERE messages.Seq IS NULL");
+    }
+
+    private sealed class Statement
+    {
+        private readonly SqliteCommand _command;
+
+        public Statement(SqliteConnection connection, SqliteTransaction tx, string sql)
+        {
+            _command = connection.CreateCommand();
+            _command.Transaction = tx;
+            _command.CommandText = sql;
+            for (var i = 0; i < 8 && sql.Contains($"$p{i}", StringComparison.Ordinal); i++)
+            {
+                _command.Parameters.Add(new SqliteParameter($"$p{i}", null));
+            }
+        }
+
+        private void Bind(object[] values)
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                _command.Parameters[i].Value = values[i];
+            }
+        }
+
+        public Task<int> Run(params object[] values)
+        {
+            Bind(values);
+            return _command.ExecuteNonQueryAsync();
+        }
+
+        public Task<object?> Scalar(params object[] values)
+        {
+            Bind(values);
+            return _command.ExecuteScalarAsync();
+        }
+    }
+
+    [LoggerMessage(2201, LogLevel.Trace, "Transcript: {Requests} requests, {Activities} activities committed in {Ms:F2} ms")]
+    private static partial void BatchWritten(ILogger logger, int requests, int activities, double ms);
+
+    [LoggerMessage(2202, LogLevel.Error, "Transcript: a batch of {Requests} requests could not be written ({Error}: {Detail})")]
+    private static partial void WriteFailed(ILogger logger, int requests, string error, string detail);
+}

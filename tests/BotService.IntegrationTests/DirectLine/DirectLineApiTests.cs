@@ -1,0 +1,354 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using BotService.DirectLine;
+using Microsoft.Data.Sqlite;
+
+namespace BotService.IntegrationTests.DirectLine;
+
+/// <summary>
+/// Direct Line 3.0 over real loopback HTTP and WebSocket with a real SQLite file: the status codes of malformed and
+/// unauthorised requests (never a 5xx), the WebSocket frames, and what lands in the transcript.
+/// </summary>
+public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
+{
+    private const string Base = "/v3/directline";
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? bearer, string? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+
+        return await service.Http.SendAsync(request);
+    }
+
+    private static string Message(string text, string clientActivityId = "c1") =>
+        JsonSerializer.Serialize(new { type = "message", from = new { id = "forged-user" }, text, channelData = new { clientActivityID = clientActivityId } });
+
+    private static async Task<string> ErrorCodeAsync(HttpResponseMessage response)
+    {
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return body.GetProperty("error").GetProperty("code").GetString()!;
+    }
+
+    [Fact]
+    public async Task PostActivity_NoToken_Gets401()
+    {
+        var (_, conversation, _) = await service.StartConversationAsync();
+
+        var response = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", null, Message("hello there"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("not-a-jwt")]
+    [InlineData("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJ1c2VyIjoidSIsImNvbnYiOiJjIiwic2NvcGUiOiJjb252ZXJzYXRpb24ifQ.")]
+    public async Task PostActivity_ForgedToken_Gets403BadToken(string token)
+    {
+        var (_, conversation, _) = await service.StartConversationAsync();
+
+        var response = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("hello there"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("BadToken", await ErrorCodeAsync(response));
+    }
+
+    [Fact]
+    public async Task PostActivity_TamperedSignature_Gets403()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+        var tampered = token[..^4] + (token[^4..] == "AAAA" ? "BBBB" : "AAAA");
+
+        var response = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", tampered, Message("hello there"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task ExpiredToken_Gets403TokenExpired_OnEveryRoute()
+    {
+        var (_, conversation, user) = await service.StartConversationAsync();
+        var (expired, _) = service.Mint(user, conversation, TimeSpan.FromSeconds(-1));
+
+        foreach (var (method, path) in new[]
+        {
+            (HttpMethod.Post, $"{Base}/conversations/{conversation}/activities"),
+            (HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=0"),
+            (HttpMethod.Get, $"{Base}/conversations/{conversation}?watermark="),
+            (HttpMethod.Post, $"{Base}/tokens/refresh"),
+        })
+        {
+            var response = await SendAsync(method, path, expired, method == HttpMethod.Post ? Message("hello there") : null);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("TokenExpired", await ErrorCodeAsync(response));
+        }
+    }
+
+    [Fact]
+    public async Task TokenOfAnotherConversation_Gets403_AndNothingIsStored()
+    {
+        var (_, victim, _) = await service.StartConversationAsync();
+        var (mine, _, _) = await service.StartConversationAsync();
+
+        var post = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{victim}/activities", mine, Message("hello there"));
+        var read = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{victim}/activities", mine);
+
+        Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, read.StatusCode);
+        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{victim}' AND Role = 'visitor' AND Type = 'message'"));
+    }
+
+    [Fact]
+    public async Task TokenOfAnotherUserForTheSameConversation_Gets403()
+    {
+        var (_, conversation, _) = await service.StartConversationAsync();
+        var (intruder, _) = service.Mint(DirectLineChannel.NewUserId(), conversation, TimeSpan.FromMinutes(5));
+
+        var post = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", intruder, Message("hello there"));
+        var start = await SendAsync(HttpMethod.Post, $"{Base}/conversations", intruder);
+
+        Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, start.StatusCode);
+    }
+
+    [Fact]
+    public async Task UnknownConversation_Gets404()
+    {
+        var (token, _) = service.Mint(DirectLineChannel.NewUserId(), "never-started", TimeSpan.FromMinutes(5));
+
+        var withToken = await SendAsync(HttpMethod.Get, $"{Base}/conversations/never-started/activities", token);
+        var withSecret = await SendAsync(HttpMethod.Post, $"{Base}/conversations/no-such-conversation/activities", DirectLineFixture.Secret, Message("hello there"));
+
+        Assert.Equal(HttpStatusCode.NotFound, withToken.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, withSecret.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("{not json", HttpStatusCode.BadRequest)]
+    [InlineData("{\"text\": \"no type\"}", HttpStatusCode.BadRequest)]
+    [InlineData("[]", HttpStatusCode.BadRequest)]
+    [InlineData("", HttpStatusCode.BadRequest)]
+    [InlineData("{\"type\": \"conversationUpdate\"}", HttpStatusCode.BadRequest)]
+    [InlineData("{\"type\": 5}", HttpStatusCode.BadRequest)]
+    public async Task PostActivity_MalformedBody_Gets4xxProblem(string body, HttpStatusCode expected)
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var response = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, body);
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("BadArgument", await ErrorCodeAsync(response));
+    }
+
+    [Fact]
+    public async Task PostActivity_Oversize_Gets413()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var response = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message(new string('a', 9000)));
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("MessageSizeTooBig", await ErrorCodeAsync(response));
+    }
+
+    [Fact]
+    public async Task GetActivities_BadWatermark_Gets400()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var response = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=abc", token);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Generate_NeedsTheSecret()
+    {
+        var (token, _, _) = await service.StartConversationAsync();
+
+        var none = await SendAsync(HttpMethod.Post, $"{Base}/tokens/generate", null);
+        var withToken = await SendAsync(HttpMethod.Post, $"{Base}/tokens/generate", token);
+        var withSecret = await SendAsync(HttpMethod.Post, $"{Base}/tokens/generate", DirectLineFixture.Secret, "{\"user\": {\"id\": \"dl_alice\"}}");
+        var badJson = await SendAsync(HttpMethod.Post, $"{Base}/tokens/generate", DirectLineFixture.Secret, "{oops");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, withToken.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, withSecret.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badJson.StatusCode);
+        var body = await withSecret.Content.ReadFromJsonAsync<JsonElement>();
+        var claims = JsonDocument.Parse(Base64Url(body.GetProperty("token").GetString()!.Split('.')[1])).RootElement;
+        Assert.Equal("dl_alice", claims.GetProperty("user").GetString());
+        Assert.Equal(body.GetProperty("conversationId").GetString(), claims.GetProperty("conv").GetString());
+        Assert.InRange(body.GetProperty("expires_in").GetInt32(), 1700, 1800);
+    }
+
+    [Fact]
+    public async Task WebChatToken_NeverContainsTheSecret_AndStartsAConversationOnce()
+    {
+        var issued = await service.Http.PostAsync("/api/webchat/token", null);
+        var text = await issued.Content.ReadAsStringAsync();
+        var token = JsonDocument.Parse(text).RootElement.GetProperty("token").GetString()!;
+
+        var first = await SendAsync(HttpMethod.Post, $"{Base}/conversations", token);
+        var second = await SendAsync(HttpMethod.Post, $"{Base}/conversations", token);
+
+        Assert.DoesNotContain(DirectLineFixture.Secret, text, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        var streamUrl = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("streamUrl").GetString()!;
+        Assert.StartsWith("ws://127.0.0.1:", streamUrl, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, streamUrl, StringComparison.Ordinal); // the stream has its own short-lived ticket
+    }
+
+    [Fact]
+    public async Task Stream_WithoutOrWithWrongTicket_IsRefusedBeforeTheUpgrade()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var none = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/stream", null);
+        var restToken = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/stream?t={token}", null);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, restToken.StatusCode);
+    }
+
+    [Fact]
+    public async Task WebSocket_PushesEchoAndReplyWithWatermark_KeepsAlive_AndANewerSocketClosesTheOlderWithCollision()
+    {
+        // Arrange
+        var (token, conversation, user) = await service.StartConversationAsync();
+        var streamUrl = await StreamUrlAsync(token, conversation);
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(streamUrl), CancellationToken.None);
+
+        // Act
+        var posted = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("how much is an infusion", "ws-1"));
+        var id = (await posted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var activities = new List<JsonElement>();
+        string? watermark = null;
+        var keepAlive = false;
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!activities.Any(a => a.TryGetProperty("replyToId", out var r) && r.GetString() == id) || !keepAlive)
+        {
+            var frame = await ReceiveTextAsync(socket, deadline.Token);
+            if (frame.Length == 0)
+            {
+                keepAlive = activities.Count > 0;
+                continue;
+            }
+
+            var set = JsonDocument.Parse(frame).RootElement;
+            activities.AddRange(set.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
+            watermark = set.GetProperty("watermark").GetString();
+        }
+
+        // Assert
+        Assert.Equal($"{conversation}|0000003", id); // 1 is the (hidden) conversationUpdate, 2 the welcome
+        var echo = Assert.Single(activities, a => a.GetProperty("id").GetString() == id);
+        Assert.Equal("ws-1", echo.GetProperty("channelData").GetProperty("clientActivityID").GetString());
+        Assert.Equal(user, echo.GetProperty("from").GetProperty("id").GetString());
+        Assert.DoesNotContain(activities, a => a.GetProperty("type").GetString() == "conversationUpdate");
+        Assert.Equal("4", watermark);
+
+        using var newer = new ClientWebSocket();
+        await newer.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
+        using var closeDeadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (socket.State == WebSocketState.Open)
+        {
+            await ReceiveTextAsync(socket, closeDeadline.Token);
+        }
+
+        Assert.Equal("collision", socket.CloseStatusDescription);
+    }
+
+    [Fact]
+    public async Task Emergency_StoredOnceInTheTranscript_WithItsEscalation()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var posted = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("I want to end my life"));
+        var id = (await posted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var dispatcher = (BotService.Storage.Escalations.EscalationDispatcher)service.Services.GetService(typeof(BotService.Storage.Escalations.EscalationDispatcher))!;
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0)
+            {
+                await Task.Delay(20, wait.Token);
+            }
+        }
+
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND ActivityId = '{id}'"));
+        Assert.Equal(3L, Scalar($"SELECT Seq FROM messages WHERE ConversationId = '{conversation}' AND ActivityId = '{id}'"));
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}' AND MessageActivityId = '{id}'"));
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot' AND Seq = 4"));
+    }
+
+    [Fact]
+    public async Task Polling_ReturnsActivitiesAfterTheWatermark_AndTheSameWatermarkWhenNothingIsNew()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+        await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("how much is an infusion"));
+
+        var all = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=", token)).Content.ReadFromJsonAsync<JsonElement>();
+        var after = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=3", token)).Content.ReadFromJsonAsync<JsonElement>();
+        var none = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=4", token)).Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(3, all.GetProperty("activities").GetArrayLength()); // welcome, the visitor's message, the answer
+        Assert.Equal("4", all.GetProperty("watermark").GetString());
+        Assert.Equal($"{conversation}|0000004", Assert.Single(after.GetProperty("activities").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Empty(none.GetProperty("activities").EnumerateArray());
+        Assert.Equal("4", none.GetProperty("watermark").GetString());
+    }
+
+    private async Task<string> StreamUrlAsync(string token, string conversation)
+    {
+        var response = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}?watermark=", token);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("streamUrl").GetString()!;
+    }
+
+    private static async Task<string> ReceiveTextAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[64 * 1024];
+        var text = new StringBuilder();
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer, cancellationToken);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return string.Empty;
+            }
+
+            text.Append(Encoding.UTF8.GetString(buffer, 0, result.Count));
+            if (result.EndOfMessage)
+            {
+                return text.ToString();
+            }
+        }
+    }
+
+    private long Scalar(string sql)
+    {
+        using var db = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Mode=ReadOnly;Pooling=False");
+        db.Open();
+        using var command = db.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar() is long value ? value : 0;
+    }
+
+    private static string Base64Url(string s) =>
+        Encoding.UTF8.GetString(Convert.FromBase64String(s.Replace('-', '+').Replace('_', '/').PadRight(s.Length + (4 - s.Length % 4) % 4, '=')));
+}

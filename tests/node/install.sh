@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs tests/node's npm packages exactly as package-lock.json pins them (npm ci), but only when node_modules is
+# missing or was installed from another lockfile: a stamp in node_modules records the lockfile's hash.
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "tests/node: node and npm (Node 20+) are not on PATH" >&2
+  exit 2
+fi
+stamp=node_modules/.installed-from-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "tests/node: node_modules matches package-lock.json"
+  exit 0
+fi
+npm ci --no-audit --no-fund --loglevel=error
+echo "$want" > "$stamp"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The Direct Line load run (issue 6 item 5; not part of tests/run.sh): builds the service in Release, starts it on a
+# free loopback port with a scratch data folder and a throwaway Direct Line secret, runs load.mjs against it
+# (500 concurrent WebSocket conversations, 5 messages each by default), stops the service and prints the figures.
+# Usage: bash tests/node/load.sh [conversations=500] [messages=5]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tests/node/install.sh >/dev/null
+dotnet build src/BotService -c Release -nologo -v quiet >/dev/null
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+dotnet src/BotService/bin/Release/net10.0/BotService.dll --urls "http://127.0.0.1:$port" --Data:Path="$work/data" \
+  --DirectLine:Secret="$secret" --Logging:LogLevel:Default=Warning >"$work/service.log" 2>&1 &
+service=$!
+trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
+  sleep 0.1
+done
+echo "service: pid $service on 127.0.0.1:$port; load: ${1:-500} conversations x ${2:-5} messages"
+(cd tests/node && node load.mjs "http://127.0.0.1:$port" "$secret" "${1:-500}" "${2:-5}")
