@@ -1,6 +1,7 @@
 using BotService.Storage.Escalations;
 using BotService.Storage.Staff;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc.ApplicationParts;
 using Microsoft.Extensions.Options;
 
 namespace BotService.Dashboard;
@@ -22,6 +23,18 @@ internal static class DashboardApi
             o.Conventions.AuthorizeFolder("/Dashboard", StaffAuth.StaffPolicy);
             o.Conventions.AuthorizePage("/Dashboard/Audit", StaffAuth.AdminPolicy);
             o.Conventions.AllowAnonymousToFolder("/Account");
+        }).ConfigureApplicationPartManager(parts =>
+        {
+            // The pages are compiled into this assembly. MVC looks in the entry assembly, which is this one under
+            // `dotnet run` but the test host in the integration tests: add it when it is not there yet.
+            var assembly = typeof(DashboardApi).Assembly;
+            if (!parts.ApplicationParts.Any(p => p.Name == assembly.GetName().Name))
+            {
+                foreach (var part in ApplicationPartFactory.GetApplicationPartFactory(assembly).GetApplicationParts(assembly))
+                {
+                    parts.ApplicationParts.Add(part);
+                }
+            }
         });
         services.AddAntiforgery(o =>
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using BotService.Storage.Data;
 using BotService.Storage.Staff;
@@ -324,18 +325,21 @@ internal sealed partial class EscalationBoard(
                               equals new { m.ConversationId, m.ActivityId }
                           orderby e.CreatedAt
                           select m.Text).Distinct().ToListAsync(cancellationToken);
-        await using var writer = new Utf8JsonWriter(output);
+        var buffer = new ArrayBufferWriter<byte>();
+        await using var writer = new Utf8JsonWriter(buffer);
         foreach (var text in rows)
         {
-            writer.Reset();
+            buffer.ResetWrittenCount();
+            writer.Reset(buffer);
             writer.WriteStartObject();
             writer.WriteString("text", text);
             writer.WriteString("level", "none");
             writer.WriteString("group", "benign");
             writer.WriteBoolean("holdout", false);
             writer.WriteEndObject();
-            await writer.FlushAsync(cancellationToken);
-            output.WriteByte((byte)'\n');
+            writer.Flush();
+            buffer.Write("\n"u8);
+            await output.WriteAsync(buffer.WrittenMemory, cancellationToken); // Kestrel allows no synchronous writes
         }
     }
 

@@ -35,6 +35,16 @@ internal sealed class EscalationModel(EscalationBoard board) : PageModel
 
     public string? Error { get; private set; }
 
+    /// <summary>
+    /// A note's or reply's text. Bound as a property, not a handler argument: MVC logs handler arguments at Trace,
+    /// and this is health data that must never reach a log.
+    /// </summary>
+    [BindProperty]
+    public string? Text { get; set; }
+
+    [BindProperty]
+    public string? Outcome { get; set; }
+
     public async Task<IActionResult> OnGetAsync(Guid id, CancellationToken cancellationToken)
     {
         View = await board.ViewAsync(id, User.ToActor(), cancellationToken);
@@ -47,21 +57,21 @@ internal sealed class EscalationModel(EscalationBoard board) : PageModel
     public Task<IActionResult> OnPostTakeOverAsync(Guid id, CancellationToken cancellationToken) =>
         ActAsync(id, board.ClaimAsync(id, User.ToActor(), takeOver: true, cancellationToken), "Taken over: you own this escalation now.", cancellationToken);
 
-    public async Task<IActionResult> OnPostNoteAsync(Guid id, string? text, CancellationToken cancellationToken) =>
-        await CheckText(id, text, cancellationToken) ?? await ActAsync(id, board.AddNoteAsync(id, User.ToActor(), text!.Trim(), cancellationToken), "Note added.", cancellationToken);
+    public async Task<IActionResult> OnPostNoteAsync(Guid id, CancellationToken cancellationToken) =>
+        await CheckText(id, cancellationToken) ?? await ActAsync(id, board.AddNoteAsync(id, User.ToActor(), Text!.Trim(), cancellationToken), "Note added.", cancellationToken);
 
-    public async Task<IActionResult> OnPostReplyAsync(Guid id, string? text, CancellationToken cancellationToken) =>
-        await CheckText(id, text, cancellationToken) ?? await ActAsync(id, board.ReplyAsync(id, User.ToActor(), text!.Trim(), cancellationToken), "Reply sent.", cancellationToken);
+    public async Task<IActionResult> OnPostReplyAsync(Guid id, CancellationToken cancellationToken) =>
+        await CheckText(id, cancellationToken) ?? await ActAsync(id, board.ReplyAsync(id, User.ToActor(), Text!.Trim(), cancellationToken), "Reply sent.", cancellationToken);
 
-    public Task<IActionResult> OnPostResolveAsync(Guid id, string? outcome, CancellationToken cancellationToken) =>
-        ActAsync(id, board.ResolveAsync(id, User.ToActor(), outcome ?? string.Empty, cancellationToken), "Resolved.", cancellationToken);
+    public Task<IActionResult> OnPostResolveAsync(Guid id, CancellationToken cancellationToken) =>
+        ActAsync(id, board.ResolveAsync(id, User.ToActor(), Outcome ?? string.Empty, cancellationToken), "Resolved.", cancellationToken);
 
     public Task<IActionResult> OnPostReopenAsync(Guid id, CancellationToken cancellationToken) =>
         ActAsync(id, board.ReopenAsync(id, User.ToActor(), cancellationToken), "Reopened: it is back in the queue.", cancellationToken);
 
-    private async Task<IActionResult?> CheckText(Guid id, string? text, CancellationToken cancellationToken)
+    private async Task<IActionResult?> CheckText(Guid id, CancellationToken cancellationToken)
     {
-        if (!string.IsNullOrWhiteSpace(text) && text.Length <= EscalationBoard.MaxTextLength)
+        if (!string.IsNullOrWhiteSpace(Text) && Text.Length <= EscalationBoard.MaxTextLength)
         {
             return null;
         }
