@@ -62,8 +62,8 @@ internal static class DashboardApi
         app.MapRazorPages();
 
         var api = app.MapGroup(StaffAuth.ApiPrefix).RequireAuthorization(StaffAuth.StaffPolicy);
-        api.MapGet("/events", (DashboardEvents events, TimeProvider time, IOptions<DashboardOptions> options, CancellationToken ct) =>
-            TypedResults.ServerSentEvents(events.StreamAsync(TimeSpan.FromMinutes(options.Value.SessionMinutes), time, ct)));
+        api.MapGet("/events", (DashboardEvents events, IHostApplicationLifetime host, IOptions<DashboardOptions> options, CancellationToken ct) =>
+            TypedResults.ServerSentEvents(events.StreamAsync(TimeSpan.FromMinutes(options.Value.SessionMinutes), host.ApplicationStopping, ct)));
         api.MapGet("/escalations", async Task<Ok<QueueItem[]>> (EscalationBoard board, HttpContext http, string? level, string? status,
             string? channel, bool? mine, CancellationToken ct) =>
             TypedResults.Ok((await board.QueueAsync(new QueueFilter(level, status, channel, mine ?? false), http.User.ToActor(), ct)).ToArray()));

@@ -48,13 +48,14 @@ internal sealed partial class DashboardEvents(ILogger<DashboardEvents> log)
     /// <c>ping</c> when idle; it ends after <paramref name="maxDuration"/>, so the browser reconnects and its cookie is
     /// checked again (a signed-out or disabled user stops getting events).
     /// </summary>
-    public async IAsyncEnumerable<SseItem<string>> StreamAsync(TimeSpan maxDuration, TimeProvider time,
+    /// <param name="stopping">The host's stopping token: an open stream must not hold up a graceful shutdown.</param>
+    public async IAsyncEnumerable<SseItem<string>> StreamAsync(TimeSpan maxDuration, CancellationToken stopping,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid();
         var channel = Channel.CreateBounded<DashboardEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
         _subscribers[id] = channel;
-        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopping);
         lifetime.CancelAfter(maxDuration);
         try
         {

@@ -19,7 +19,8 @@ internal static class SecurityHeaders
         var path = context.Request.Path;
         if (path.StartsWithSegments("/dashboard") || path.StartsWithSegments("/account"))
         {
-            var nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+            // Hex, not base64: "+" and "/" would be HTML-encoded in the nonce attribute and no longer match the header.
+            var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
             context.Items[NonceKey] = nonce;
             var oidc = context.RequestServices.GetRequiredService<IOptions<OpenIdConnectSettings>>().Value;
             // After the sign-in form posts, OpenID Connect redirects to the provider: form-action must allow it.
