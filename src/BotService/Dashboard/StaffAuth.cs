@@ -83,6 +83,12 @@ internal static class StaffAuth
                 o.Scope.Add("profile");
                 o.Scope.Add("email");
                 o.CallbackPath = "/signin-oidc";
+                // HTTPS metadata, except for a provider on this machine (a local test provider); never for a remote one.
+                o.RequireHttpsMetadata = !(Uri.TryCreate(oidc.Authority, UriKind.Absolute, out var authority) && authority.IsLoopback);
+                // The nonce and correlation cookies are Secure whenever the request is HTTPS, like the others (the
+                // handler's default, Always, would make them unusable for a plain-HTTP loopback test provider).
+                o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 o.SaveTokens = false; // we only need who it is, not tokens to call anything
             });
         }

@@ -72,9 +72,11 @@ internal static class DashboardSeed
 {
     public const string Password = "Night-shift-passphrase-7";
 
-    public static async Task<string> UserAsync(ServiceFixture fixture, string role)
+    public static Task<string> UserAsync(ServiceFixture fixture, string role) => UserAsync(fixture.Services, role);
+
+    public static async Task<string> UserAsync(IServiceProvider services, string role)
     {
-        await using var scope = fixture.Services.CreateAsyncScope();
+        await using var scope = services.CreateAsyncScope();
         var roles = scope.ServiceProvider.GetRequiredService<RoleManager<IdentityRole>>();
         foreach (var name in StaffRoles.All)
         {
