@@ -49,6 +49,7 @@ public static class AuditActions
     public const string RetentionPurge = "retention.purge";
     public const string UserAdd = "user.add";
     public const string UserDisable = "user.disable";
+    public const string UserEnable = "user.enable";
 }
 
 /// <summary>An internal note on an escalation: staff only, never shown to the visitor. Health data, like messages.</summary>

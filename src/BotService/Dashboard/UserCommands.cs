@@ -91,6 +91,7 @@ internal static class UserCommands
                 {
                     await users.SetLockoutEndDateAsync(found, null);
                     await users.ResetAccessFailedCountAsync(found);
+                    await audit.AppendAsync(actor, AuditActions.UserEnable, detail: email, cancellationToken: cancellationToken);
                 }
 
                 await output.WriteLineAsync($"{command}d {email}");

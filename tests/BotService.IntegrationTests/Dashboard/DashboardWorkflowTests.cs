@@ -221,11 +221,10 @@ public sealed class DashboardWorkflowTests(ServiceFixture fixture) : IClassFixtu
         var recent = await DashboardSeed.EscalationAsync(fixture, "retention", status: "resolved");
         var job = fixture.Services.GetRequiredService<RetentionJob>();
 
-        // Act
-        var (messages, _) = await job.PurgeOnceAsync(CancellationToken.None);
+        // Act (the hosted job may have run this same purge first: the outcome is the same either way)
+        await job.PurgeOnceAsync(CancellationToken.None);
 
         // Assert
-        Assert.True(messages >= 1);
         Assert.Equal(1, await MessageCountAsync(open));
         Assert.Equal(1, await MessageCountAsync(claimed));
         Assert.Equal(0, await MessageCountAsync(resolved));
