@@ -51,6 +51,41 @@ public sealed class DashboardWorkflowTests(ServiceFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Overdue_UnclaimedEmergency_ReAlertedOnceToOpenDashboards()
+    {
+        // Arrange: a live stream first (so the hosted 30 s check cannot alert before anyone listens), then an
+        // emergency unclaimed for 10 minutes (the default limit is 5) and a fresh one.
+        using var nurse = await StaffClient.SignedInAsync(fixture, await DashboardSeed.UserAsync(fixture, StaffRoles.Staff), DashboardSeed.Password);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var stream = await nurse.Http.GetAsync("/dashboard/api/events", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync(timeout.Token));
+        Assert.Equal("ready", (await NextEventAsync(reader, timeout.Token)).Event);
+        var id = await DashboardSeed.EscalationAsync(fixture, "overdue", at: DateTimeOffset.UtcNow.AddMinutes(-10));
+        var fresh = await DashboardSeed.EscalationAsync(fixture, "overdue");
+        var watch = fixture.Services.GetRequiredService<OverdueWatch>();
+
+        // Act
+        await watch.CheckOnceAsync(CancellationToken.None);
+        var again = await watch.CheckOnceAsync(CancellationToken.None);
+        var alerts = new List<Guid>();
+        (string Event, string Data) received;
+        do
+        {
+            received = await NextEventAsync(reader, timeout.Token);
+            if (received.Event == "overdue")
+            {
+                alerts.Add(JsonDocument.Parse(received.Data).RootElement.GetProperty("escalationId").GetGuid());
+            }
+        }
+        while (!alerts.Contains(id));
+
+        // Assert
+        Assert.Equal(0, again); // once per escalation, not every 30 s
+        Assert.DoesNotContain(fresh, alerts);
+        Assert.Contains(fixture.Logs.Lines, l => l.Contains("OVERDUE", StringComparison.Ordinal) && l.Contains(id.ToString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Queue_EmergenciesFirstThenNewest_OverdueMarked()
     {
         // Arrange: one channel name per test keeps other tests' escalations out of this queue.
