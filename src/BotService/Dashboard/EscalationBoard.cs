@@ -139,49 +139,32 @@ internal sealed partial class EscalationBoard(
     }
 
     /// <summary>Claims an open escalation, or (admins only, <paramref name="takeOver"/>) takes a claimed one over.</summary>
-    public async Task<ActionOutcome> ClaimAsync(Guid id, Actor actor, bool takeOver, CancellationToken cancellationToken)
+    public Task<ActionOutcome> ClaimAsync(Guid id, Actor actor, bool takeOver, CancellationToken cancellationToken)
     {
         if (takeOver && !actor.IsAdmin)
         {
-            return ActionOutcome.Forbidden;
+            return Task.FromResult(ActionOutcome.Forbidden);
         }
 
-        database.EnsureReady();
-        await using var db = database.Open();
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var current = await db.Escalations.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id, cancellationToken);
-        if (current is null)
+        var action = takeOver ? AuditActions.TakeOver : AuditActions.Claim;
+        return ChangeAsync(id, actor, action, async (db, current) =>
         {
-            return ActionOutcome.NotFound;
-        }
+            if (current.Status == Claimed && current.ClaimedById == actor.Id)
+            {
+                return (ActionOutcome.Done, null); // already mine: a double click is not an error
+            }
 
-        if (current.Status == Claimed && current.ClaimedById == actor.Id)
-        {
-            return ActionOutcome.Done; // already mine: a double click is not an error
-        }
-
-        var expectedStatus = takeOver ? Claimed : Open;
-        var previousOwner = current.ClaimedById;
-        var now = time.GetUtcNow();
-        var changed = await db.Escalations
-            .Where(e => e.Id == id && e.Status == expectedStatus && e.ClaimedById == previousOwner)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(e => e.Status, Claimed)
-                .SetProperty(e => e.ClaimedById, actor.Id)
-                .SetProperty(e => e.ClaimedByName, actor.Name)
-                .SetProperty(e => e.ClaimedAt, now), cancellationToken);
-        if (changed == 0)
-        {
-            return ActionOutcome.Conflict;
-        }
-
-        audit.Add(db, actor, takeOver ? AuditActions.TakeOver : AuditActions.Claim, id, current.ConversationId,
-            takeOver ? "from " + current.ClaimedByName : null);
-        await db.SaveChangesAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        Acted(log, takeOver ? AuditActions.TakeOver : AuditActions.Claim, id);
-        await AnnounceAsync(id, cancellationToken);
-        return ActionOutcome.Done;
+            var expectedStatus = takeOver ? Claimed : Open;
+            var now = time.GetUtcNow();
+            var changed = await db.Escalations
+                .Where(e => e.Id == id && e.Status == expectedStatus && e.ClaimedById == current.ClaimedById)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(e => e.Status, Claimed)
+                    .SetProperty(e => e.ClaimedById, actor.Id)
+                    .SetProperty(e => e.ClaimedByName, actor.Name)
+                    .SetProperty(e => e.ClaimedAt, now), cancellationToken);
+            return changed == 0 ? (ActionOutcome.Conflict, null) : (ActionOutcome.Done, takeOver ? "from " + current.ClaimedByName : string.Empty);
+        }, cancellationToken);
     }
 
     /// <summary>An internal note (never shown to the visitor). Any staff member may add one.</summary>
@@ -233,53 +216,57 @@ internal sealed partial class EscalationBoard(
     }
 
     /// <summary>Resolves with an outcome: the owner of the claim, or an admin.</summary>
-    public async Task<ActionOutcome> ResolveAsync(Guid id, Actor actor, string outcome, CancellationToken cancellationToken)
+    public Task<ActionOutcome> ResolveAsync(Guid id, Actor actor, string outcome, CancellationToken cancellationToken)
     {
         if (!Outcomes.Contains(outcome))
         {
-            return ActionOutcome.Conflict;
+            return Task.FromResult(ActionOutcome.Conflict);
         }
 
-        database.EnsureReady();
-        await using var db = database.Open();
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var current = await db.Escalations.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id, cancellationToken);
-        if (current is null)
+        return ChangeAsync(id, actor, AuditActions.Resolve, async (db, current) =>
         {
-            return ActionOutcome.NotFound;
-        }
+            if (current.Status == Resolved)
+            {
+                return (ActionOutcome.Conflict, null);
+            }
 
-        if (current.Status == Resolved)
-        {
-            return ActionOutcome.Conflict;
-        }
+            if (!actor.IsAdmin && (current.Status != Claimed || current.ClaimedById != actor.Id))
+            {
+                return (ActionOutcome.Forbidden, null);
+            }
 
-        if (!actor.IsAdmin && (current.Status != Claimed || current.ClaimedById != actor.Id))
-        {
-            return ActionOutcome.Forbidden;
-        }
-
-        var now = time.GetUtcNow();
-        var changed = await db.Escalations.Where(e => e.Id == id && e.Status == current.Status && e.ClaimedById == current.ClaimedById)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(e => e.Status, Resolved)
-                .SetProperty(e => e.Outcome, outcome)
-                .SetProperty(e => e.ResolvedAt, now), cancellationToken);
-        if (changed == 0)
-        {
-            return ActionOutcome.Conflict;
-        }
-
-        audit.Add(db, actor, AuditActions.Resolve, id, current.ConversationId, outcome);
-        await db.SaveChangesAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
-        Acted(log, AuditActions.Resolve, id);
-        await AnnounceAsync(id, cancellationToken);
-        return ActionOutcome.Done;
+            var now = time.GetUtcNow();
+            var changed = await db.Escalations.Where(e => e.Id == id && e.Status == current.Status && e.ClaimedById == current.ClaimedById)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(e => e.Status, Resolved)
+                    .SetProperty(e => e.Outcome, outcome)
+                    .SetProperty(e => e.ResolvedAt, now), cancellationToken);
+            return changed == 0 ? (ActionOutcome.Conflict, null) : (ActionOutcome.Done, outcome);
+        }, cancellationToken);
     }
 
     /// <summary>Puts a resolved escalation back in the queue, unowned.</summary>
-    public async Task<ActionOutcome> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken)
+    public Task<ActionOutcome> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
+        ChangeAsync(id, actor, AuditActions.Reopen, async (db, current) =>
+        {
+            var changed = await db.Escalations.Where(e => e.Id == id && e.Status == Resolved)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(e => e.Status, Open)
+                    .SetProperty(e => e.ClaimedById, (string?)null)
+                    .SetProperty(e => e.ClaimedByName, (string?)null)
+                    .SetProperty(e => e.ClaimedAt, (DateTimeOffset?)null)
+                    .SetProperty(e => e.ResolvedAt, (DateTimeOffset?)null)
+                    .SetProperty(e => e.Outcome, (string?)null), cancellationToken);
+            return changed == 0 ? (ActionOutcome.Conflict, null) : (ActionOutcome.Done, "was " + current.Outcome);
+        }, cancellationToken);
+
+    /// <summary>
+    /// One state change: in a transaction, reads the escalation, lets <paramref name="change"/> apply its conditional
+    /// update, and when that says Done with an audit detail (null: nothing changed, nothing to record), adds the
+    /// audit row, commits, and tells open dashboards.
+    /// </summary>
+    private async Task<ActionOutcome> ChangeAsync(Guid id, Actor actor, string action,
+        Func<BotDbContext, EscalationRecord, Task<(ActionOutcome Outcome, string? AuditDetail)>> change, CancellationToken cancellationToken)
     {
         database.EnsureReady();
         await using var db = database.Open();
@@ -290,23 +277,16 @@ internal sealed partial class EscalationBoard(
             return ActionOutcome.NotFound;
         }
 
-        var changed = await db.Escalations.Where(e => e.Id == id && e.Status == Resolved)
-            .ExecuteUpdateAsync(s => s
-                .SetProperty(e => e.Status, Open)
-                .SetProperty(e => e.ClaimedById, (string?)null)
-                .SetProperty(e => e.ClaimedByName, (string?)null)
-                .SetProperty(e => e.ClaimedAt, (DateTimeOffset?)null)
-                .SetProperty(e => e.ResolvedAt, (DateTimeOffset?)null)
-                .SetProperty(e => e.Outcome, (string?)null), cancellationToken);
-        if (changed == 0)
+        var (outcome, detail) = await change(db, current);
+        if (outcome != ActionOutcome.Done || detail is null)
         {
-            return ActionOutcome.Conflict;
+            return outcome; // the transaction rolls back on dispose
         }
 
-        audit.Add(db, actor, AuditActions.Reopen, id, current.ConversationId, "was " + current.Outcome);
+        audit.Add(db, actor, action, id, current.ConversationId, detail.Length == 0 ? null : detail);
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
-        Acted(log, AuditActions.Reopen, id);
+        Acted(log, action, id);
         await AnnounceAsync(id, cancellationToken);
         return ActionOutcome.Done;
     }
