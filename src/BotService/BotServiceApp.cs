@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization.Metadata;
 using BotService.Api;
-using BotService.Dashboard;
 using BotService.Hosting;
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
@@ -57,7 +56,7 @@ public static class BotServiceApp
             .AddStandardResilienceHandler(); // retries 429 (honouring Retry-After) and 5xx with backoff
         builder.Services.AddSingleton<WarmUpState>();
         builder.Services.AddHostedService<HttpWarmUp>();
-        builder.Services.AddDashboard(builder.Configuration); // staff sign-in, the escalation dashboard, audit, retention
+        Dashboard.DashboardApi.AddDashboard(builder.Services, builder.Configuration); // staff sign-in, escalation dashboard, audit, retention
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -75,7 +74,7 @@ public static class BotServiceApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.MapDashboard();
+        Dashboard.DashboardApi.MapDashboard(app);
         app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
         app.MapAskApi();
         Bot.MessagesApi.MapMessagesApi(app);
