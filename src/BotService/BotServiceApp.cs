@@ -53,6 +53,7 @@ public static class BotServiceApp
         builder.Services.AddDirectLine();
         builder.Services.AddSingleton<WarmUpState>();
         builder.Services.AddHostedService<HttpWarmUp>();
+        Dashboard.DashboardApi.AddDashboard(builder.Services, builder.Configuration); // staff sign-in, escalation dashboard, audit, retention
 
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
         builder.Services.ConfigureHttpJsonOptions(o =>
@@ -70,6 +71,7 @@ public static class BotServiceApp
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        Dashboard.DashboardApi.MapDashboard(app);
         app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
         app.MapAskApi();
         Bot.MessagesApi.MapMessagesApi(app);

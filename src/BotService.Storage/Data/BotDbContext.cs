@@ -1,9 +1,14 @@
+using BotService.Storage.Staff;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
 namespace BotService.Storage.Data;
 
-/// <summary>The service's database. SQLite by default; the model uses only portable types so PostgreSQL can follow.</summary>
-public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : DbContext(options)
+/// <summary>
+/// The service's database. SQLite by default; the model uses only portable types so PostgreSQL can follow. It is
+/// also Identity's store (staff accounts and roles), so one file and one migration history hold everything.
+/// </summary>
+public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : IdentityDbContext(options)
 {
     public DbSet<ConversationRecord> Conversations => Set<ConversationRecord>();
 
@@ -13,8 +18,35 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : DbCon
 
     public DbSet<EscalationDeliveryRecord> EscalationDeliveries => Set<EscalationDeliveryRecord>();
 
+    public DbSet<EscalationNoteRecord> EscalationNotes => Set<EscalationNoteRecord>();
+
+    /// <summary>Append-only: see <see cref="AuditEventRecord"/>.</summary>
+    public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        RefuseAuditChanges();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        RefuseAuditChanges();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    /// <summary>The audit trail is append-only; a changed or deleted row is a bug, never something to save.</summary>
+    private void RefuseAuditChanges()
+    {
+        if (ChangeTracker.Entries<AuditEventRecord>().Any(e => e.State is EntityState.Modified or EntityState.Deleted))
+        {
+            throw new InvalidOperationException("audit_events is append-only: rows cannot be changed or deleted");
+        }
+    }
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
+        base.OnModelCreating(modelBuilder); // Identity's tables (AspNetUsers, AspNetRoles, ...)
         modelBuilder.Entity<ConversationRecord>(e =>
         {
             e.ToTable("conversations");
@@ -47,6 +79,9 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : DbCon
             e.Property(x => x.Level).HasMaxLength(20);
             e.Property(x => x.Status).HasMaxLength(20);
             e.HasIndex(x => new { x.Status, x.CreatedAt });
+            e.Property(x => x.ClaimedById).HasMaxLength(450);
+            e.Property(x => x.ClaimedByName).HasMaxLength(256);
+            e.Property(x => x.Outcome).HasMaxLength(20);
             e.HasOne<ConversationRecord>().WithMany().HasForeignKey(x => x.ConversationId);
         });
         modelBuilder.Entity<EscalationDeliveryRecord>(e =>
@@ -56,13 +91,34 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : DbCon
             e.Property(d => d.EscalationKey).HasMaxLength(200);
             e.Property(d => d.Notifier).HasMaxLength(100);
         });
+        modelBuilder.Entity<EscalationNoteRecord>(e =>
+        {
+            e.ToTable("escalation_notes");
+            e.HasKey(n => n.Id);
+            e.Property(n => n.AuthorId).HasMaxLength(450);
+            e.Property(n => n.AuthorName).HasMaxLength(256);
+            e.HasIndex(n => n.EscalationId);
+            e.HasOne<EscalationRecord>().WithMany().HasForeignKey(n => n.EscalationId);
+        });
+        modelBuilder.Entity<AuditEventRecord>(e =>
+        {
+            e.ToTable("audit_events");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.ActorId).HasMaxLength(450);
+            e.Property(a => a.ActorName).HasMaxLength(256);
+            e.Property(a => a.Action).HasMaxLength(50);
+            e.Property(a => a.ConversationId).HasMaxLength(200);
+            e.Property(a => a.Detail).HasMaxLength(500);
+            e.HasIndex(a => a.At);
+            e.HasIndex(a => a.EscalationId);
+        });
 
         // SQLite cannot order or compare DateTimeOffset; store UTC ticks' ISO text via a converter it can sort.
         if (Database.IsSqlite())
         {
             foreach (var entity in modelBuilder.Model.GetEntityTypes())
             {
-                foreach (var property in entity.GetProperties().Where(p => p.ClrType == typeof(DateTimeOffset)))
+                foreach (var property in entity.GetProperties().Where(p => p.ClrType == typeof(DateTimeOffset) || p.ClrType == typeof(DateTimeOffset?)))
                 {
                     property.SetValueConverter(new Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter());
                 }

@@ -68,8 +68,21 @@ public sealed class EscalationRecord
 
     public DateTimeOffset CreatedAt { get; set; }
 
-    /// <summary><c>open</c>, later <c>claimed</c> and <c>resolved</c> (the dashboard, issue 7).</summary>
+    /// <summary><c>open</c>, <c>claimed</c> (one owner, see <see cref="ClaimedById"/>) or <c>resolved</c>.</summary>
     public required string Status { get; set; }
+
+    /// <summary>The Identity user id of the staff member who owns it while claimed; null while open.</summary>
+    public string? ClaimedById { get; set; }
+
+    /// <summary>The owner's user name, kept for display without a join.</summary>
+    public string? ClaimedByName { get; set; }
+
+    public DateTimeOffset? ClaimedAt { get; set; }
+
+    public DateTimeOffset? ResolvedAt { get; set; }
+
+    /// <summary>How it ended: <c>handled</c>, <c>referred</c>, <c>no-contact</c> or <c>false-alarm</c>; null until resolved.</summary>
+    public string? Outcome { get; set; }
 }
 
 /// <summary>That a notifier has been told about an escalation, so a restart does not tell it again.</summary>

@@ -1,0 +1,73 @@
+using System.Globalization;
+using BotService.Storage.Data;
+using BotService.Storage.Staff;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace BotService.Dashboard;
+
+/// <summary>
+/// Purges transcript text older than <see cref="RetentionOptions.Days"/>: messages, and the internal notes of resolved
+/// escalations. A conversation with an open or claimed escalation keeps everything until staff resolve it. Escalation
+/// rows (rule ids and spans, no text) and the audit trail stay. Every run that purges anything is audited.
+/// </summary>
+internal sealed partial class RetentionJob(
+    Database database, AuditLog audit, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionJob> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(10), time, stoppingToken); // let start-up (migrations) finish first
+            using var timer = new PeriodicTimer(options.Value.Interval, time);
+            do
+            {
+                try
+                {
+                    await PurgeOnceAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    Failed(log, e.GetType().Name);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // stopping
+        }
+    }
+
+    /// <summary>One purge; returns how many messages and notes were deleted.</summary>
+    public async Task<(int Messages, int Notes)> PurgeOnceAsync(CancellationToken cancellationToken)
+    {
+        database.EnsureReady();
+        var cutoff = time.GetUtcNow() - TimeSpan.FromDays(options.Value.Days);
+        await using var db = database.Open();
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var messages = await db.Messages
+            .Where(m => m.CreatedAt < cutoff
+                && !db.Escalations.Any(e => e.ConversationId == m.ConversationId && (e.Status == EscalationBoard.Open || e.Status == EscalationBoard.Claimed)))
+            .ExecuteDeleteAsync(cancellationToken);
+        var notes = await db.EscalationNotes
+            .Where(n => n.CreatedAt < cutoff && db.Escalations.Any(e => e.Id == n.EscalationId && e.Status == EscalationBoard.Resolved))
+            .ExecuteDeleteAsync(cancellationToken);
+        if (messages + notes > 0)
+        {
+            audit.Add(db, Actor.System, AuditActions.RetentionPurge,
+                detail: string.Create(CultureInfo.InvariantCulture, $"{messages} messages, {notes} notes older than {options.Value.Days} days"));
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await tx.CommitAsync(cancellationToken);
+        Purged(log, messages, notes, options.Value.Days);
+        return (messages, notes);
+    }
+
+    [LoggerMessage(8020, LogLevel.Information, "Retention: purged {Messages} messages and {Notes} notes older than {Days} days")]
+    private static partial void Purged(ILogger logger, int messages, int notes, int days);
+
+    [LoggerMessage(8021, LogLevel.Error, "Retention purge failed ({Error}); tried again at the next interval")]
+    private static partial void Failed(ILogger logger, string error);
+}
