@@ -6,18 +6,8 @@ namespace BotService.UnitTests.Knowledge;
 
 public sealed class AnswerCacheTests
 {
-    private static string Article(string title, string audience, string body) => $"""
-        ---
-        title: "{title}"
-        clinic: "Test Clinic"
-        audience: {audience}
-        updated: 2026-11-23
-        ---
-
-        ## Details
-
-        {body}
-        """;
+    private static string Article(string title, string audience, string body) =>
+        ReloadAndAudienceTests.Article(title, audience, body);
 
     private static Answer Dummy(string text) => new(true, text, 1.0, [], [], false);
 

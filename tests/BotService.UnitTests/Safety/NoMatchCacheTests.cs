@@ -7,25 +7,9 @@ namespace BotService.UnitTests.Safety;
 /// <summary>The classifier's memory of messages no rule matched: what it keeps, what it never keeps, and reloads.</summary>
 public sealed class NoMatchCacheTests : IDisposable
 {
-    private const string RulesV1 = """
-        version: 1
-        rules:
-          - id: test-rule
-            level: emergency
-            description: test
-            examples: [i want to die]
-            phrases: [want to die]
-        """;
+    private const string RulesV1 = SafetyRulesProviderTests.RulesV1; // "want to die"
 
-    private const string RulesV2 = """
-        version: 1
-        rules:
-          - id: test-rule
-            level: emergency
-            description: test
-            examples: [purple elephant]
-            phrases: [purple elephant]
-        """;
+    private const string RulesV2 = SafetyRulesProviderTests.RulesV2; // "purple elephant"
 
     private readonly TempDirectory _temp = new();
 
