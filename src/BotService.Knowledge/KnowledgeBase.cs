@@ -28,13 +28,18 @@ public sealed partial class KnowledgeBase : IDisposable
     private readonly AnswerOptions _options;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
+    private readonly int _answerCacheCapacity;
     private readonly Lock _loadLock = new();
     private KnowledgeSnapshot? _current;
     private long _generation;
     private KnowledgeStatus _status = new(false, 0, 0, 0, 0, null, TimeSpan.Zero);
 
-    public KnowledgeBase(AnswerOptions options, ILogger<KnowledgeBase>? logger = null, TimeProvider? time = null)
+    /// <param name="answerCacheCapacity">How many answers each index snapshot keeps for repeated questions (0: none).</param>
+    public KnowledgeBase(AnswerOptions options, ILogger<KnowledgeBase>? logger = null, TimeProvider? time = null,
+        int answerCacheCapacity = KnowledgeSnapshot.DefaultAnswerCacheCapacity)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(answerCacheCapacity);
+        _answerCacheCapacity = answerCacheCapacity;
         _options = options;
         _log = logger ?? (ILogger)NullLogger.Instance;
         _time = time ?? TimeProvider.System;
@@ -66,7 +71,7 @@ public sealed partial class KnowledgeBase : IDisposable
             }
 
             var watch = Stopwatch.StartNew();
-            var snapshot = KnowledgeSnapshot.Build(source, ++_generation);
+            var snapshot = KnowledgeSnapshot.Build(source, ++_generation, _answerCacheCapacity);
             watch.Stop();
             var old = Interlocked.Exchange(ref _current, snapshot);
             old?.Dispose();
@@ -78,12 +83,32 @@ public sealed partial class KnowledgeBase : IDisposable
         }
     }
 
-    /// <summary>Answers a question from the articles the audience may see.</summary>
+    /// <summary>
+    /// Answers a question from the articles the audience may see. A question the current snapshot has answered before
+    /// (same text after <see cref="QueryInterpreter.Normalise"/>, same audience) gets the same answer from the
+    /// snapshot's <see cref="AnswerCache"/> without searching again.
+    /// </summary>
     /// <exception cref="KnowledgeNotReadyException">No index has been loaded yet.</exception>
     public Answer Ask(string question, Audience audience)
     {
         ArgumentNullException.ThrowIfNull(question);
-        return Retrieve(question, audience, (query, candidates, idf) => AnswerComposer.Compose(query, candidates, idf, _options));
+        var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
+        try
+        {
+            var normalised = QueryInterpreter.Normalise(question);
+            if (snapshot.Answers.TryGet(normalised, audience, out var cached))
+            {
+                return cached;
+            }
+
+            var answer = Retrieve(snapshot, normalised, audience, Compose);
+            snapshot.Answers.Add(normalised, audience, answer);
+            return answer;
+        }
+        finally
+        {
+            snapshot.Release();
+        }
     }
 
     /// <summary>
@@ -127,6 +152,9 @@ public sealed partial class KnowledgeBase : IDisposable
             return sb.ToString();
         });
 
+    private Answer Compose(InterpretedQuery query, List<Candidate> candidates, IReadOnlyDictionary<string, double> idf) =>
+        AnswerComposer.Compose(query, candidates, idf, _options);
+
     /// <summary>Reads and searches a question on the current snapshot, held for the length of the call.</summary>
     private T Retrieve<T>(string question, Audience audience,
         Func<InterpretedQuery, List<Candidate>, IReadOnlyDictionary<string, double>, T> use)
@@ -134,14 +162,20 @@ public sealed partial class KnowledgeBase : IDisposable
         var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
         try
         {
-            var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
-            var candidates = Retriever.Search(snapshot, query, audience, out var idf);
-            return use(query, candidates, idf);
+            return Retrieve(snapshot, question, audience, use);
         }
         finally
         {
             snapshot.Release();
         }
+    }
+
+    private static T Retrieve<T>(KnowledgeSnapshot snapshot, string question, Audience audience,
+        Func<InterpretedQuery, List<Candidate>, IReadOnlyDictionary<string, double>, T> use)
+    {
+        var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
+        var candidates = Retriever.Search(snapshot, query, audience, out var idf);
+        return use(query, candidates, idf);
     }
 
     /// <summary>
@@ -170,8 +204,9 @@ public sealed partial class KnowledgeBase : IDisposable
         {
             foreach (var h in headings)
             {
-                Ask(h, Audience.Public);
-                Ask(h.ToLowerInvariant() + " cost", Audience.Staff);
+                // Around the answer cache: every round must run the whole answering path for the JIT to see it.
+                Retrieve(h, Audience.Public, Compose);
+                Retrieve(h.ToLowerInvariant() + " cost", Audience.Staff, Compose);
             }
         }
     }

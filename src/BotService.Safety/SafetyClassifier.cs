@@ -70,15 +70,23 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
 
     private SafetyAssessment Evaluate(SafetyRuleSet set, string text)
     {
+        // Only "no rule matched" is remembered (see NoMatchCache): anything a rule matched is evaluated in full.
+        if (set.NoMatch.Contains(text))
+        {
+            return SafetyAssessment.None;
+        }
+
         var norm = set.Normaliser.Normalise(text);
         if (!set.AnyRule.Passes(norm.Text))
         {
+            set.NoMatch.Add(text);
             return SafetyAssessment.None;
         }
 
         var candidates = FindCandidates(set, norm.Text);
         if (candidates.Count == 0)
         {
+            set.NoMatch.Add(text);
             return SafetyAssessment.None;
         }
 

@@ -58,6 +58,9 @@ public static class BotServiceApp
         // HTTP plumbing: generated JSON, RFC 7807 problem details, health.
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
+            // The contexts' own WhenWritingNull applies only when a context is used directly; through the host's options
+            // it is the options' setting that counts. Without this every reply Activity carried ~40 null fields.
+            o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
             o.SerializerOptions.TypeInfoResolverChain.Insert(1, BotService.Protocol.Schema.ProtocolJsonContext.Default);
         });

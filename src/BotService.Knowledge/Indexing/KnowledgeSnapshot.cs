@@ -1,4 +1,5 @@
 using BotService.Knowledge.Analysis;
+using BotService.Knowledge.Answers;
 using BotService.Knowledge.Articles;
 using BotService.Knowledge.Search;
 using Lucene.Net.Analysis;
@@ -34,7 +35,7 @@ internal sealed class KnowledgeSnapshot : IDisposable
     private readonly DirectoryReader _reader;
 
     private KnowledgeSnapshot(long generation, KnowledgeSource source, RAMDirectory directory, DirectoryReader reader,
-        Passage[] passages, int[] docToPassage, SpellingCorrector speller)
+        Passage[] passages, int[] docToPassage, SpellingCorrector speller, int answerCacheCapacity)
     {
         Generation = generation;
         Source = source;
@@ -46,7 +47,11 @@ internal sealed class KnowledgeSnapshot : IDisposable
         Searcher = new IndexSearcher(reader) { Similarity = Similarity };
         PublicOnly = new BitSetCachingFilter(new QueryWrapperFilter(new TermQuery(new Term(AudienceField, "public"))));
         DocumentCount = reader.NumDocs;
+        Answers = new AnswerCache(answerCacheCapacity);
     }
+
+    /// <summary>How many answers a snapshot keeps for repeated questions unless told otherwise.</summary>
+    public const int DefaultAnswerCacheCapacity = 1024;
 
     internal static Similarity Similarity { get; } = new BM25Similarity();
 
@@ -66,7 +71,10 @@ internal sealed class KnowledgeSnapshot : IDisposable
 
     public int DocumentCount { get; }
 
-    public static KnowledgeSnapshot Build(KnowledgeSource source, long generation)
+    /// <summary>The answers this snapshot has given, for repeated questions; it goes when the snapshot does.</summary>
+    public AnswerCache Answers { get; }
+
+    public static KnowledgeSnapshot Build(KnowledgeSource source, long generation, int answerCacheCapacity = DefaultAnswerCacheCapacity)
     {
         var indexAnalyzer = new ClinicAnalyzer(source.Synonyms);
         var passages = new PassageBuilder(indexAnalyzer).Build(source.Articles).ToArray();
@@ -98,7 +106,7 @@ internal sealed class KnowledgeSnapshot : IDisposable
         }
 
         var speller = new SpellingCorrector(Vocabulary(reader, source.SynonymWords));
-        return new KnowledgeSnapshot(generation, source, directory, reader, passages, docToPassage, speller);
+        return new KnowledgeSnapshot(generation, source, directory, reader, passages, docToPassage, speller, answerCacheCapacity);
     }
 
     /// <summary>Takes a reference for one request; false if this snapshot has already closed.</summary>

@@ -29,7 +29,7 @@ internal static partial class QueryInterpreter
     /// <param name="stemKnown">True if the index holds the word's stem: "rate" is not a typo because "rates" is there.</param>
     public static InterpretedQuery Interpret(string question, SpellingCorrector speller, Func<string, bool> stemKnown)
     {
-        var normalized = question.Replace('’', '\'').Replace('‘', '\'');
+        var normalized = Normalise(question);
         var corrections = new List<Correction>();
         var corrected = Correct(normalized, speller, stemKnown, corrections);
         var clauses = ClauseBreak().Split(corrected)
@@ -40,6 +40,13 @@ internal static partial class QueryInterpreter
         return new InterpretedQuery(corrected, terms, clauses, corrections, AnswerTypeDetector.InQuestion(corrected),
             PersonalAdvice().IsMatch(normalized));
     }
+
+    /// <summary>
+    /// The one change made to a question before it is read: typographic apostrophes become plain ones. Everything
+    /// else (case, spacing) can change how it is read (a capitalised word inside a sentence is a name, not a typo),
+    /// so the answer cache keys on exactly this text.
+    /// </summary>
+    public static string Normalise(string question) => question.Replace('’', '\'').Replace('‘', '\'');
 
     /// <summary>Replaces words the corpus does not know with their closest known word, keeping everything else.</summary>
     private static string Correct(string text, SpellingCorrector speller, Func<string, bool> stemKnown, List<Correction> corrections)

@@ -15,6 +15,9 @@ internal sealed class SafetyRuleSet
 
     /// <summary>Literals at least one of which every rule match contains: most messages fail it and are done at once.</summary>
     public LiteralPrefilter AnyRule { get; init; } = LiteralPrefilter.Always;
+
+    /// <summary>Messages these rules matched nothing in; new and empty for every loaded rule set.</summary>
+    public NoMatchCache NoMatch { get; } = new();
 }
 
 internal sealed class CompiledRule

@@ -6,7 +6,7 @@ namespace BotService.UnitTests.Knowledge;
 
 public sealed class ReloadAndAudienceTests
 {
-    private static string Article(string title, string audience, string body) => $"""
+    internal static string Article(string title, string audience, string body) => $"""
         ---
         title: "{title}"
         clinic: "Test Clinic"

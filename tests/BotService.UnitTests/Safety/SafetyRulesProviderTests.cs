@@ -9,7 +9,7 @@ public sealed class SafetyRulesProviderTests : IDisposable
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
 
-    private const string RulesV1 = """
+    internal const string RulesV1 = """
         version: 1
         rules:
           - id: test-rule
@@ -19,7 +19,7 @@ public sealed class SafetyRulesProviderTests : IDisposable
             phrases: [want to die]
         """;
 
-    private const string RulesV2 = """
+    internal const string RulesV2 = """
         version: 1
         rules:
           - id: test-rule

@@ -1,0 +1,3 @@
+using BotService.LoadBaseline;
+
+await FixedBodyServer.Build(args).RunAsync();
