@@ -119,4 +119,22 @@ public sealed class AskApiTests(ServiceFixture service) : IClassFixture<ServiceF
             return false;
         }
     }
+
+    [Theory]
+    [InlineData("what do I do with an urgent escalation?")]
+    [InlineData("how do I claim an escalation in the dashboard")]
+    [InlineData("what does an emergency escalation mean")]
+    public async Task Ask_StaffQuestion_AnsweredFromTheStaffGuideForStaffOnly(string question)
+    {
+        // Act
+        var staff = await service.AskAsync(question, "staff");
+        var visitor = await service.AskAsync(question, "public");
+
+        // Assert: staff get the guide; a visitor never sees a staff article, whatever they ask
+        Assert.True(staff.GetProperty("answered").GetBoolean(), staff.GetProperty("text").GetString());
+        Assert.Equal("articles/staff-guide-escalations.md", staff.GetProperty("sources")[0].GetProperty("path").GetString());
+        Assert.DoesNotContain(visitor.GetProperty("sources").EnumerateArray(),
+            s => s.GetProperty("path").GetString() == "articles/staff-guide-escalations.md");
+        Assert.DoesNotContain("Staff guide", visitor.GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
 }

@@ -14,6 +14,9 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
     /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
     public const string JoinEvent = "webchat/join";
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Knowledge.Answers.Answer, Activity> WebReplies = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Knowledge.Answers.Answer, Activity> TeamsReplies = new();
+
     protected override async Task OnMessageActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken)
     {
         var text = turnContext.Activity.Text?.Trim();
@@ -40,12 +43,18 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
             return; // an urgent message the articles don't cover: the advice already sent is the whole reply
         }
 
-        var followUps = answer.Answered
-            ? knowledge.RelatedSections(answer.Sources[0].Path, answer.Sources[0].Section, turnContext.Audience(), 3)
-            : Replies.StarterQuestions;
-        await turnContext.SendActivityAsync(
-            turnContext.Activity.IsTeams() ? Replies.AnswerCard(answer, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(answer, followUps),
-            cancellationToken);
+        // The reply depends only on the answer (and the channel's format), and a repeated question gets the same Answer
+        // object from the knowledge's cache: build its reply once, for as long as that answer lives.
+        var teamsCard = turnContext.Activity.IsTeams();
+        var audience = turnContext.Audience();
+        var reply = (teamsCard ? TeamsReplies : WebReplies).GetValue(answer, a =>
+        {
+            var followUps = a.Answered
+                ? knowledge.RelatedSections(a.Sources[0].Path, a.Sources[0].Section, audience, 3)
+                : Replies.StarterQuestions;
+            return teamsCard ? Replies.AnswerCard(a, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(a, followUps);
+        });
+        await turnContext.SendActivityAsync(reply, cancellationToken);
     }
 
     protected override Task OnMembersAddedAsync(IReadOnlyList<ChannelAccount> membersAdded, ITurnContext turnContext, CancellationToken cancellationToken) =>
