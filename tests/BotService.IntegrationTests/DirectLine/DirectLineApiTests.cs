@@ -313,6 +313,29 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         Assert.Equal("3", none.GetProperty("watermark").GetString());
     }
 
+    [Fact]
+    public async Task Typing_FromTheClient_IsNeitherStoredNorEchoed()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var posted = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, "{\"type\": \"typing\"}");
+        var all = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities", token)).Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Empty(all.GetProperty("activities").EnumerateArray());
+        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Type = 'typing'"));
+    }
+
+    [Fact]
+    public void SigningKey_GeneratedInTheDataFolder_OwnerOnly()
+    {
+        var file = Path.Combine(service.DataPath, "directline-signing.key");
+
+        Assert.True(File.Exists(file));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        Assert.True(Convert.FromBase64String(File.ReadAllText(file)).Length >= 32);
+    }
+
     private async Task<string> StreamUrlAsync(string token, string conversation)
     {
         var response = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}?watermark=", token);
