@@ -10,13 +10,17 @@ namespace BotService.Bot;
 /// escalation's message is already stored when the dispatcher looks for it), and every outgoing batch through
 /// <see cref="ITurnContext.OnSendActivities"/> before it is sent. Typing indicators are not part of a transcript.
 /// An adapter that must store activities itself to number them (Direct Line: ids and watermarks come from the
-/// transcript) sets <see cref="RecordedByAdapter"/> and this middleware stands aside. A failed write is logged
-/// (without text) and the turn goes on: the transcript must never block a crisis reply.
+/// transcript) sets <see cref="RecordedByAdapter"/> and this middleware stands aside. The transcript must never hold
+/// up a crisis reply: a turn waits for its write at most <see cref="WaitBudget"/> (a locked or slow database), then
+/// goes on while the write finishes in the background; a failed write is logged (without text).
 /// </summary>
 internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, ILogger<TranscriptMiddleware> log) : Protocol.Turns.IMiddleware
 {
     /// <summary>Turn state key: the adapter has stored this turn's activities already.</summary>
     public const string RecordedByAdapter = "BotService.Transcript.RecordedByAdapter";
+
+    /// <summary>The longest a turn waits for the transcript (as the escalation outbox's write budget).</summary>
+    public static readonly TimeSpan WaitBudget = TimeSpan.FromMilliseconds(300);
 
     public async Task OnTurnAsync(ITurnContext turnContext, NextDelegate next, CancellationToken cancellationToken)
     {
@@ -72,7 +76,17 @@ internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, I
 
         try
         {
-            return await transcript.AppendAsync(items, cancellationToken);
+            var write = await transcript.BeginAppendAsync(items, cancellationToken);
+            var landed = await Task.WhenAny(write.Completion, Task.Delay(WaitBudget, cancellationToken));
+            if (landed == write.Completion)
+            {
+                return await write.Completion;
+            }
+
+            Slow(log, channel, items.Length, WaitBudget.TotalMilliseconds);
+            _ = write.Completion.ContinueWith(t => AppendFailed(log, channel, items.Length, t.Exception!.InnerException!.GetType().Name),
+                CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            return write.Reserved;
         }
         catch (Exception e) when (e is not OutOfMemoryException and not OperationCanceledException)
         {
@@ -84,6 +98,9 @@ internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, I
     private static TranscriptAppend ToAppend(Activity activity, string conversationId, string channel, string role) => new(
         conversationId, channel, role, activity.Type, activity.Id, activity.Text,
         (id, _) => JsonSerializer.Serialize(activity with { Id = id }, ProtocolJsonContext.Default.Activity));
+
+    [LoggerMessage(7102, LogLevel.Warning, "Transcript: {Count} activities on {Channel} not stored within {Ms} ms; the turn goes on, the write continues")]
+    private static partial void Slow(ILogger logger, string channel, int count, double ms);
 
     [LoggerMessage(7101, LogLevel.Error, "Transcript: {Count} activities on {Channel} could not be stored ({Error}); the turn goes on")]
     private static partial void AppendFailed(ILogger logger, string channel, int count, string error);

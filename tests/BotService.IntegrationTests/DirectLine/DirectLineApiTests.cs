@@ -297,6 +297,72 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     }
 
     [Fact]
+    public async Task Emergency_WhileTheDatabaseIsLocked_CrisisReplyReachesTheSocketWithinASecond_AndEverythingLandsAfter()
+    {
+        // Arrange: a connected socket, then another process-like connection holding the database's write lock.
+        var (token, conversation, _) = await service.StartConversationAsync();
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
+        var locker = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Pooling=False");
+        locker.Open();
+        using (var begin = locker.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE";
+            begin.ExecuteNonQuery();
+        }
+
+        // Act
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var post = SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("I want to end my life", "locked-1"));
+        var frames = new List<JsonElement>();
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            while (!frames.Any(a => a.TryGetProperty("replyToId", out _)))
+            {
+                var frame = await ReceiveTextAsync(socket, deadline.Token);
+                if (frame.Length > 0)
+                {
+                    frames.AddRange(JsonDocument.Parse(frame).RootElement.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
+                }
+            }
+        }
+
+        var crisisAfter = started.Elapsed;
+        using (var rollback = locker.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        locker.Dispose();
+        var response = await post;
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (!frames.Any(a => a.GetProperty("id").GetString() == id)) // the echo, once its write has landed
+            {
+                var frame = await ReceiveTextAsync(socket, deadline.Token);
+                if (frame.Length > 0)
+                {
+                    frames.AddRange(JsonDocument.Parse(frame).RootElement.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
+                }
+            }
+        }
+
+        // Assert
+        Assert.True(crisisAfter < TimeSpan.FromSeconds(1), $"the crisis reply took {crisisAfter.TotalMilliseconds:F0} ms");
+        var reply = frames.First(a => a.TryGetProperty("replyToId", out _));
+        Assert.StartsWith("If you are in immediate danger, call 911", reply.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(id, reply.GetProperty("replyToId").GetString());
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Seq IS NOT NULL AND Type = 'message'") < 2)
+        {
+            await Task.Delay(20, wait.Token);
+        }
+    }
+
+    [Fact]
     public async Task Polling_ReturnsActivitiesAfterTheWatermark_AndTheSameWatermarkWhenNothingIsNew()
     {
         var (token, conversation, _) = await service.StartConversationAsync();
