@@ -284,7 +284,9 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         var dispatcher = (BotService.Storage.Escalations.EscalationDispatcher)service.Services.GetService(typeof(BotService.Storage.Escalations.EscalationDispatcher))!;
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
-            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0)
+            // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms).
+            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0
+                   || Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
             {
                 await Task.Delay(20, wait.Token);
             }
@@ -367,6 +369,13 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     {
         var (token, conversation, _) = await service.StartConversationAsync();
         await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("how much is an infusion"));
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
+            {
+                await Task.Delay(20, wait.Token); // the reply's write may land after the POST is answered
+            }
+        }
 
         var all = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=", token)).Content.ReadFromJsonAsync<JsonElement>();
         var after = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=2", token)).Content.ReadFromJsonAsync<JsonElement>();
