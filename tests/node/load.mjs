@@ -1,8 +1,10 @@
 // Direct Line load run: N concurrent conversations over WebSocket against a running service, each sending messages
 // and checking that every message gets its reply on the socket. Prints message→reply p50/p99 and lost replies.
 // Usage (tests/node/load.sh starts the service): node load.mjs BASE_URL SECRET [conversations=500] [messages=5]
-// Each conversation: start with the secret, open its streamUrl, then send `messages` questions, one after the reply to
-// the previous one plus a think time of 0.5–1.5 s (a person typing); the first at a random moment in the first second.
+// First a warm-up (20 conversations, 2 messages each, not counted: the service's first requests compile code).
+// Then all conversations are started with the secret and their streamUrls opened, so that all are connected at once;
+// then each sends `messages` questions, one after the reply to the previous one plus a think time of 0.5–1.5 s (a
+// person typing), the first at a random moment in the first second.
 // Latency = from just before the POST to the moment the reply's frame is read from the socket.
 import { createRequire } from 'node:module';
 import http from 'node:http';
@@ -55,7 +57,7 @@ async function start() {
   return JSON.parse(response.body);
 }
 
-async function runConversation(index) {
+async function openConversation(index) {
   const { conversationId, token, streamUrl } = await start();
   const pending = new Map(); // clientActivityID -> { started, resolve }
   const byId = new Map(); // echo id -> clientActivityID
@@ -84,8 +86,12 @@ async function runConversation(index) {
     }
   });
 
+  return { index, conversationId, token, ws, pending };
+}
+
+async function talk({ index, conversationId, token, ws, pending }, messages, record) {
   await sleep(Math.random() * 1000);
-  for (let m = 0; m < messagesEach; m++) {
+  for (let m = 0; m < messages; m++) {
     const clientActivityID = `${index}-${m}`;
     const started = performance.now();
     const replied = new Promise(resolve => pending.set(clientActivityID, { resolve }));
@@ -96,7 +102,9 @@ async function runConversation(index) {
       httpErrors++;
     }
     const reply = await Promise.race([replied, sleep(replyTimeoutMs).then(() => null)]);
-    if (!reply) {
+    if (!record) {
+      // warm-up: not counted
+    } else if (!reply) {
       lost++;
       pending.delete(clientActivityID);
     } else {
@@ -111,9 +119,16 @@ async function runConversation(index) {
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-const began = performance.now();
-const results = await Promise.allSettled(Array.from({ length: conversations }, (_, i) => runConversation(i)));
+const warm = await Promise.all(Array.from({ length: 20 }, (_, i) => openConversation(100000 + i)));
+await Promise.all(warm.map(c => talk(c, 2, false)));
+
+const opening = performance.now();
+const results = await Promise.allSettled(Array.from({ length: conversations }, (_, i) => openConversation(i)));
 const failed = results.filter(r => r.status === 'rejected');
+const opened = results.filter(r => r.status === 'fulfilled').map(r => r.value);
+console.log(`opened ${opened.length} conversations (start + WebSocket) in ${((performance.now() - opening) / 1000).toFixed(1)} s`);
+const began = performance.now();
+await Promise.all(opened.map(c => talk(c, messagesEach, true)));
 const seconds = (performance.now() - began) / 1000;
 latencies.sort((a, b) => a - b);
 const sent = conversations * messagesEach - failed.length * messagesEach;

@@ -9,6 +9,26 @@ using Microsoft.Extensions.Logging;
 
 namespace BotService.Storage.Transcripts;
 
+/// <summary>How the transcript is written (configuration section <c>Transcript</c>).</summary>
+public sealed class TranscriptOptions
+{
+    public const string SectionName = "Transcript";
+
+    /// <summary>
+    /// <c>Full</c> (default): every commit is flushed to the disk (fsync) before anyone is told it is stored, so an
+    /// acknowledged message survives a power cut. <c>Normal</c>: SQLite's WAL <c>synchronous=NORMAL</c>: a commit
+    /// survives the process crashing but the last ones may be lost with the machine; the WAL is flushed at checkpoints.
+    /// For disks whose flushes are slow or erratic (shared or network storage), where fsync dominates reply latency.
+    /// </summary>
+    public TranscriptDurability Durability { get; set; } = TranscriptDurability.Full;
+}
+
+public enum TranscriptDurability
+{
+    Full,
+    Normal,
+}
+
 /// <summary>Who wrote an activity of a transcript.</summary>
 public static class TranscriptRoles
 {
@@ -77,8 +97,15 @@ public sealed partial class TranscriptStore : BackgroundService
     private readonly Lock _reserve = new();
     private readonly ValueConverter _time2db = new DateTimeOffsetToBinaryConverter();
 
-    public TranscriptStore(Database database, TimeProvider time, ILogger<TranscriptStore> log)
+    private readonly string _connectionString;
+    private readonly string _synchronous;
+
+    public TranscriptStore(Database database, TranscriptOptions options, TimeProvider time, ILogger<TranscriptStore> log)
     {
+        // Its own pool (a different busy timeout makes a different pool key), so the synchronous setting of the
+        // writer's connections never leaks into the connections the rest of the service borrows.
+        _connectionString = new SqliteConnectionStringBuilder(StorageSetup.SqliteConnectionString(database.DataPath)) { DefaultTimeout = 6 }.ToString();
+        _synchronous = options.Durability == TranscriptDurability.Normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;";
         _database = database;
         _time = time;
         _log = log;
@@ -262,8 +289,14 @@ public sealed partial class TranscriptStore : BackgroundService
     private async Task WriteBatchAsync(List<Request> batch)
     {
         _database.EnsureReady();
-        await using var connection = new SqliteConnection(StorageSetup.SqliteConnectionString(_database.DataPath));
+        await using var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync();
+        await using (var pragma = connection.CreateCommand())
+        {
+            pragma.CommandText = _synchronous;
+            await pragma.ExecuteNonQueryAsync();
+        }
+
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync();
         var sql = new Commands(connection, tx);
         var nowDb = _time2db.ConvertToProvider(_time.GetUtcNow())!;
@@ -298,6 +331,13 @@ public sealed partial class TranscriptStore : BackgroundService
         }
 
         await tx.CommitAsync();
+        lock (_reserve)
+        {
+            foreach (var request in batch.Where(r => r.Created))
+            {
+                _lastSeq.TryAdd(request.NewConversation!.Id, 0); // new and empty: no need to ask the database later
+            }
+        }
     }
 
     private sealed class Request(IReadOnlyList<TranscriptAppend> items, TranscriptConversation? newConversation)

@@ -179,8 +179,22 @@ internal sealed partial class DirectLineChannel(
         var stored = Enumerable.Range(0, stamped.Length).Where(i => stamped[i].Type != ActivityTypes.Typing).ToArray();
         if (stored.Length > 0)
         {
-            var positions = await transcript.AppendAsync(
+            // Pushed once committed, or after the budget if the database is slow or locked: a crisis reply must reach
+            // the visitor now; it keeps its number, and its write goes on (a reload shows it once it has landed).
+            var write = await transcript.BeginAppendAsync(
                 stored.Select(i => ToAppend(conversation, stamped[i], TranscriptRoles.Bot)).ToArray(), lifetime.ApplicationStopping);
+            var positions = write.Reserved;
+            if (await Task.WhenAny(write.Completion, Task.Delay(TranscriptMiddleware.WaitBudget, lifetime.ApplicationStopping)) == write.Completion)
+            {
+                positions = await write.Completion;
+            }
+            else
+            {
+                SlowStore(log, conversation.Id, stored.Length);
+                _ = write.Completion.ContinueWith(t => TurnFailed(log, conversation.Id, "reply store", t.Exception!.InnerException!.GetType().Name),
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+
             for (var k = 0; k < stored.Length; k++)
             {
                 var i = stored[k];
@@ -302,6 +316,9 @@ internal sealed partial class DirectLineChannel(
     [LoggerMessage(8002, LogLevel.Error, "Direct Line turn of {ConversationId} ({Type}) failed: {Error}")]
     private static partial void TurnFailed(ILogger logger, string conversationId, string type, string error);
 
+    [LoggerMessage(8005, LogLevel.Warning, "Direct Line: {Count} replies of {ConversationId} pushed before their transcript write landed (slow database)")]
+    private static partial void SlowStore(ILogger logger, string conversationId, int count);
+
     [LoggerMessage(8003, LogLevel.Information, "Direct Line stream of {ConversationId} replaced by a newer one (closed with collision)")]
     private static partial void Collision(ILogger logger, string conversationId);
 
@@ -322,6 +339,7 @@ internal sealed class StreamConnection(WebSocket socket, string conversationId, 
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
     private readonly SemaphoreSlim _lock = new(1, 1);
     private long _sent = watermark;
+    private readonly HashSet<long> _holes = []; // numbers passed over when a reply went ahead of a slow commit
     private DateTimeOffset _lastSend = DateTimeOffset.MinValue;
     private int _closed;
 
@@ -358,15 +376,32 @@ internal sealed class StreamConnection(WebSocket socket, string conversationId, 
         try
         {
             var typing = activities.Where(a => a.Seq == 0).ToArray();
+            var late = activities.Where(a => a.Seq > 0 && a.Seq <= _sent && _holes.Remove(a.Seq)).ToArray();
+            if (late.Length > 0)
+            {
+                // Landed after a later activity was pushed: send it now; the watermark never goes back.
+                await SendAsync(DirectLineChannel.ActivitySet(late.Where(a => DirectLineChannel.VisibleToClient(a.Type)).Select(a => a.Json), _sent), timeout.Token);
+            }
+
             var stored = activities.Where(a => a.Seq > _sent).ToArray();
             if (stored.Length > 0)
             {
                 if (stored[0].Seq != _sent + 1 || stored.Zip(stored.Skip(1)).Any(p => p.Second.Seq != p.First.Seq + 1))
                 {
                     await CatchUpAsync(timeout.Token); // something committed in between was not pushed yet: read it all in order
+                    stored = stored.Where(a => a.Seq > _sent).ToArray(); // pushed ahead of a slow commit: not in the database yet
                 }
-                else
+
+                if (stored.Length > 0)
                 {
+                    for (var seq = _sent + 1; seq < stored[^1].Seq && _holes.Count < 1000; seq++)
+                    {
+                        if (!stored.Any(a => a.Seq == seq))
+                        {
+                            _holes.Add(seq);
+                        }
+                    }
+
                     await SendAsync(DirectLineChannel.ActivitySet(
                         stored.Where(a => DirectLineChannel.VisibleToClient(a.Type)).Select(a => a.Json), stored[^1].Seq), timeout.Token);
                     _sent = stored[^1].Seq;

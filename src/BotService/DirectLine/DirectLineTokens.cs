@@ -88,6 +88,11 @@ internal sealed class DirectLineTokens
     private readonly byte[]? _secret;
     private readonly TimeProvider _time;
 
+    // Tokens already found valid, so each request of a conversation does not parse and verify the same JWT again
+    // (only valid ones are kept; expiry is still checked on every use). Bounded: emptied when it grows past the cap.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Credential> _valid = new(StringComparer.Ordinal);
+    private const int MaxCachedTokens = 10_000;
+
     public DirectLineTokens(IOptions<DirectLineOptions> options, IOptions<DataOptions> data, IHostEnvironment env, TimeProvider time)
     {
         var o = options.Value;
@@ -150,6 +155,12 @@ internal sealed class DirectLineTokens
             return Credential.Secret;
         }
 
+        var key = scope + " " + bearer;
+        if (_valid.TryGetValue(key, out var known))
+        {
+            return known.Expires <= _time.GetUtcNow() ? Credential.Expired : known;
+        }
+
         TokenValidationResult result;
         try
         {
@@ -174,7 +185,14 @@ internal sealed class DirectLineTokens
             return Credential.Expired;
         }
 
-        return new Credential(CredentialKind.Token, userId, conversationId, new DateTimeOffset(expires, TimeSpan.Zero));
+        var credential = new Credential(CredentialKind.Token, userId, conversationId, new DateTimeOffset(expires, TimeSpan.Zero));
+        if (_valid.Count >= MaxCachedTokens)
+        {
+            _valid.Clear();
+        }
+
+        _valid[key] = credential;
+        return credential;
     }
 
     /// <summary>The configured key, or the one kept in the data folder (created owner-only on first start).</summary>

@@ -26,7 +26,9 @@ internal static partial class StorageServices
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<EscalationDispatcher>>()));
         services.AddHostedService<DatabaseStartup>();
-        services.AddSingleton<TranscriptStore>();
+        services.AddOptions<TranscriptOptions>().BindConfiguration(TranscriptOptions.SectionName);
+        services.AddSingleton(sp => new TranscriptStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<IOptions<TranscriptOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TranscriptStore>>()));
         services.AddHostedService(sp => sp.GetRequiredService<TranscriptStore>());
         services.AddHostedService(sp => sp.GetRequiredService<EscalationDispatcher>());
         return services;

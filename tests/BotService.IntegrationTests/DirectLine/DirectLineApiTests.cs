@@ -284,7 +284,9 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         var dispatcher = (BotService.Storage.Escalations.EscalationDispatcher)service.Services.GetService(typeof(BotService.Storage.Escalations.EscalationDispatcher))!;
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
-            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0)
+            // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms).
+            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0
+                   || Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
             {
                 await Task.Delay(20, wait.Token);
             }
@@ -297,10 +299,83 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     }
 
     [Fact]
+    public async Task Emergency_WhileTheDatabaseIsLocked_CrisisReplyReachesTheSocketWithinASecond_AndEverythingLandsAfter()
+    {
+        // Arrange: a connected socket, then another process-like connection holding the database's write lock.
+        var (token, conversation, _) = await service.StartConversationAsync();
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
+        var locker = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Pooling=False");
+        locker.Open();
+        using (var begin = locker.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE";
+            begin.ExecuteNonQuery();
+        }
+
+        // Act
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var post = SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("I want to end my life", "locked-1"));
+        var frames = new List<JsonElement>();
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            while (!frames.Any(a => a.TryGetProperty("replyToId", out _)))
+            {
+                var frame = await ReceiveTextAsync(socket, deadline.Token);
+                if (frame.Length > 0)
+                {
+                    frames.AddRange(JsonDocument.Parse(frame).RootElement.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
+                }
+            }
+        }
+
+        var crisisAfter = started.Elapsed;
+        using (var rollback = locker.CreateCommand())
+        {
+            rollback.CommandText = "ROLLBACK";
+            rollback.ExecuteNonQuery();
+        }
+
+        locker.Dispose();
+        var response = await post;
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (!frames.Any(a => a.GetProperty("id").GetString() == id)) // the echo, once its write has landed
+            {
+                var frame = await ReceiveTextAsync(socket, deadline.Token);
+                if (frame.Length > 0)
+                {
+                    frames.AddRange(JsonDocument.Parse(frame).RootElement.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
+                }
+            }
+        }
+
+        // Assert
+        Assert.True(crisisAfter < TimeSpan.FromSeconds(1), $"the crisis reply took {crisisAfter.TotalMilliseconds:F0} ms");
+        var reply = frames.First(a => a.TryGetProperty("replyToId", out _));
+        Assert.StartsWith("If you are in immediate danger, call 911", reply.GetProperty("text").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(id, reply.GetProperty("replyToId").GetString());
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Seq IS NOT NULL AND Type = 'message'") < 2)
+        {
+            await Task.Delay(20, wait.Token);
+        }
+    }
+
+    [Fact]
     public async Task Polling_ReturnsActivitiesAfterTheWatermark_AndTheSameWatermarkWhenNothingIsNew()
     {
         var (token, conversation, _) = await service.StartConversationAsync();
         await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("how much is an infusion"));
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
+            {
+                await Task.Delay(20, wait.Token); // the reply's write may land after the POST is answered
+            }
+        }
 
         var all = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=", token)).Content.ReadFromJsonAsync<JsonElement>();
         var after = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=3", token)).Content.ReadFromJsonAsync<JsonElement>();
@@ -311,6 +386,29 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         Assert.Equal($"{conversation}|0000004", Assert.Single(after.GetProperty("activities").EnumerateArray()).GetProperty("id").GetString());
         Assert.Empty(none.GetProperty("activities").EnumerateArray());
         Assert.Equal("4", none.GetProperty("watermark").GetString());
+    }
+
+    [Fact]
+    public async Task Typing_FromTheClient_IsNeitherStoredNorEchoed()
+    {
+        var (token, conversation, _) = await service.StartConversationAsync();
+
+        var posted = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, "{\"type\": \"typing\"}");
+        var all = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities", token)).Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+        Assert.Empty(all.GetProperty("activities").EnumerateArray());
+        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Type = 'typing'"));
+    }
+
+    [Fact]
+    public void SigningKey_GeneratedInTheDataFolder_OwnerOnly()
+    {
+        var file = Path.Combine(service.DataPath, "directline-signing.key");
+
+        Assert.True(File.Exists(file));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        Assert.True(Convert.FromBase64String(File.ReadAllText(file)).Length >= 32);
     }
 
     private async Task<string> StreamUrlAsync(string token, string conversation)

@@ -94,7 +94,13 @@ public sealed class TranscriptStoreTests(DirectLineFixture service) : IClassFixt
         });
 
         response.EnsureSuccessStatusCode();
-        var stored = await Store.ReadAfterAsync(conversation, 0, 10, CancellationToken.None);
+        IReadOnlyList<TranscriptEntry> stored;
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while ((stored = await Store.ReadAfterAsync(conversation, 0, 10, CancellationToken.None)).Count < 2)
+        {
+            await Task.Delay(20, wait.Token); // a turn waits for the transcript at most 300 ms, then its write goes on
+        }
+
         Assert.Equal([TranscriptRoles.Visitor, TranscriptRoles.Bot], stored.Select(e => e.Role));
         Assert.Equal("m-1", stored[0].ActivityId);
         Assert.Equal(TranscriptStore.ActivityIdFor(conversation, 2), stored[1].ActivityId);
