@@ -50,6 +50,7 @@ internal static class DashboardApi
         services.AddSingleton<EscalationBoard>();
         services.AddSingleton<RetentionJob>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionJob>());
+        services.AddHostedService<EndpointWarmUp>();
         services.AddSingleton<OverdueWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<OverdueWatch>());
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Add(DashboardJsonContext.Default));
