@@ -300,6 +300,7 @@ public sealed partial class TranscriptStore : BackgroundService
         await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync();
         var sql = new Commands(connection, tx);
         var nowDb = _time2db.ConvertToProvider(_time.GetUtcNow())!;
+        var touched = new HashSet<string>(StringComparer.Ordinal); // one conversation-row update per conversation per batch
         foreach (var request in batch)
         {
             if (request.NewConversation is { } c)
@@ -313,7 +314,11 @@ public sealed partial class TranscriptStore : BackgroundService
             {
                 var item = request.Items[i];
                 var (seq, id, _) = request.Reserved![i];
-                await sql.TouchConversation.Run(item.ConversationId, item.Channel, (object?)item.UserId ?? DBNull.Value, nowDb);
+                if (touched.Add(item.ConversationId))
+                {
+                    await sql.TouchConversation.Run(item.ConversationId, item.Channel, (object?)item.UserId ?? DBNull.Value, nowDb);
+                }
+
                 // Inserts, or gives its place to a row the escalation dispatcher wrote first (no Seq); a row already in
                 // the transcript under this id is left alone and keeps its position (a retried append).
                 var json = (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;

@@ -39,6 +39,7 @@ internal static class BotFrameworkServices
         connector.AddHttpMessageHandler<BotTokenHandler>(); // inside the retries: every attempt gets a current token
 
         services.AddOptions<TeamsOptions>().BindConfiguration(TeamsOptions.SectionName);
+        services.AddTeamsAlerts(configuration);
 
         // The turn pipeline, in order: the transcript (every channel's activities; never blocks a reply), the typing
         // indicator for slow turns, the safety gate, the Teams tenant gate, then the bot.

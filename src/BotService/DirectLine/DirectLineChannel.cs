@@ -148,7 +148,8 @@ internal sealed partial class DirectLineChannel(
     private async Task RunTurnAsync(DirectLineConversation conversation, Activity activity)
     {
         await Task.Yield(); // let the caller go on to wait for its commit
-        var turn = new TurnContext(activity, (replies, ct) => SendAsync(conversation, replies, ct));
+        TurnContext? turn = null;
+        turn = new TurnContext(activity, (replies, ct) => SendAsync(conversation, replies, urgent: turn!.Safety()?.Escalated == true, ct));
         turn.TurnState[TranscriptMiddleware.RecordedByAdapter] = true;
         try
         {
@@ -162,7 +163,11 @@ internal sealed partial class DirectLineChannel(
     }
 
     /// <summary>Sends the bot's replies: stored (numbered) in one group commit, then pushed; typing is pushed only.</summary>
-    private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, CancellationToken cancellationToken)
+    /// <param name="urgent">A reply of an escalated (crisis) turn: pushed after at most the wait budget even if its write has
+    /// not landed. Every other reply is pushed only once committed, so the stream's watermarks never run ahead of the
+    /// transcript (a reconnect after a watermark can then never skip an earlier activity still being written).</param>
+    private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, bool urgent,
+        CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var stamped = replies.Select(r => r with
@@ -179,12 +184,12 @@ internal sealed partial class DirectLineChannel(
         var stored = Enumerable.Range(0, stamped.Length).Where(i => stamped[i].Type != ActivityTypes.Typing).ToArray();
         if (stored.Length > 0)
         {
-            // Pushed once committed, or after the budget if the database is slow or locked: a crisis reply must reach
-            // the visitor now; it keeps its number, and its write goes on (a reload shows it once it has landed).
+            // Pushed once committed; a crisis reply after at most the budget if the database is slow or locked: it must
+            // reach the visitor now; it keeps its number, and its write goes on (a reload shows it once it has landed).
             var write = await transcript.BeginAppendAsync(
                 stored.Select(i => ToAppend(conversation, stamped[i], TranscriptRoles.Bot)).ToArray(), lifetime.ApplicationStopping);
             var positions = write.Reserved;
-            if (await Task.WhenAny(write.Completion, Task.Delay(TranscriptMiddleware.WaitBudget, lifetime.ApplicationStopping)) == write.Completion)
+            if (!urgent || await Task.WhenAny(write.Completion, Task.Delay(TranscriptMiddleware.WaitBudget, lifetime.ApplicationStopping)) == write.Completion)
             {
                 positions = await write.Completion;
             }

@@ -35,6 +35,9 @@ public sealed class AuthenticatedService : IAsyncLifetime
     /// <summary>The clinic's Entra tenant, whose members Teams answers.</summary>
     public const string TenantId = "72f988bf-0000-4000-8000-0000000c11c1";
 
+    /// <summary>The staff channel that receives escalation alerts.</summary>
+    public const string AlertChannel = "19:staffalerts@thread.tacv2";
+
     public IServiceProvider Services => _app!.Services;
 
     /// <summary>Endorsed for the channels the tests use.</summary>
@@ -55,7 +58,9 @@ public sealed class AuthenticatedService : IAsyncLifetime
         EmulatorKey = Issuer.AddEmulatorKey("emulator-key-1");
         (_app, Http) = await ServiceFixture.StartAsync(Path.Combine(RepoPaths.Root, "knowledge"), Path.Combine(_root, "data"),
             b => b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter)),
-            [.. Issuer.ServiceArgs, $"--Teams:TenantId={TenantId}", "--Teams:PublicBaseUrl=https://bot.clinic.example/"]);
+            [.. Issuer.ServiceArgs, $"--Teams:TenantId={TenantId}", "--Teams:PublicBaseUrl=https://bot.clinic.example/",
+                $"--Teams:AlertChannel:ServiceUrl={Issuer.ServiceUrl}", $"--Teams:AlertChannel:ConversationId={AlertChannel}",
+                "--Escalations:FirstRetry=00:00:00.200", "--Escalations:MaxRetry=00:00:01"]);
         await ServiceFixture.WaitHealthyAsync(Http);
     }
 

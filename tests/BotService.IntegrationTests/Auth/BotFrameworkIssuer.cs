@@ -38,6 +38,9 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
 
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
 
+    /// <summary>Statuses the Connector answers to its next POSTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
+    public ConcurrentQueue<int> FailNext { get; } = new();
+
     public int KeySetRequests => Volatile.Read(ref _keySetRequests);
 
     /// <summary>The access token the token endpoint hands out; the Connector checks for it.</summary>
@@ -168,6 +171,16 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
         });
         _app.MapPost("/connector/v3/conversations/{conversation}/activities/{activity?}", async (HttpContext http) =>
         {
+            if (FailNext.TryDequeue(out var failure))
+            {
+                if (failure == 429)
+                {
+                    http.Response.Headers.RetryAfter = "1";
+                }
+
+                return Results.Json(new { error = new { code = failure == 429 ? "Throttled" : "ServiceUnavailable", message = "outage" } }, statusCode: failure);
+            }
+
             using var reader = new StreamReader(http.Request.Body);
             Received.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), await reader.ReadToEndAsync()));
             return http.Request.Headers.Authorization.ToString() == "Bearer " + IssuedAccessToken

@@ -98,12 +98,12 @@ public sealed class TranscriptStoreTests(DirectLineFixture service) : IClassFixt
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         while ((stored = await Store.ReadAfterAsync(conversation, 0, 10, CancellationToken.None)).Count < 2)
         {
-            await Task.Delay(20, wait.Token); // a turn waits for the transcript at most 300 ms, then its write goes on
+            await Task.Delay(20, wait.Token); // the turn waits for its commit; the loop only guards against a slow machine
         }
 
         Assert.Equal([TranscriptRoles.Visitor, TranscriptRoles.Bot], stored.Select(e => e.Role));
         Assert.Equal("m-1", stored[0].ActivityId);
         Assert.Equal(TranscriptStore.ActivityIdFor(conversation, 2), stored[1].ActivityId);
-        Assert.Contains("\"replyToId\":\"m-1\"", stored[1].ActivityJson, StringComparison.Ordinal);
+        Assert.Null(stored[1].ActivityJson); // only Direct Line, which replays activities, keeps their JSON
     }
 }
