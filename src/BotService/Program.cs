@@ -7,6 +7,12 @@ if (args is ["users", .. var userArgs])
     return await UserCommands.RunAsync(userArgs, Console.In, Console.Out, Console.Error, interactive: !Console.IsInputRedirected);
 }
 
+// `teams package [--out teams-app.zip]`: write the Teams app package from configuration, then exit (README, "Microsoft Teams").
+if (args is ["teams", "package", .. var packageArgs])
+{
+    return BotService.Bot.TeamsPackageCommand.Run(packageArgs, Console.Out, Console.Error);
+}
+
 var app = BotServiceApp.Build(args);
 await app.RunAsync();
 return 0;

@@ -187,3 +187,52 @@ public static class TeamsAppPackage
         output.Write(crc);
     }
 }
+
+/// <summary>
+/// <c>dotnet run --project src/BotService -- teams package [--out teams-app.zip] [--Key=value ...]</c>: reads the same
+/// configuration as the service (appsettings.json, environment, <c>--Key=value</c>) and writes the package an admin
+/// uploads to Teams. Exit code 0, or 2 with each problem on its own line naming the key to set.
+/// </summary>
+public static class TeamsPackageCommand
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var outPath = "teams-app.zip";
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--out" && i + 1 < args.Length)
+            {
+                outPath = args[++i];
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+
+        var configuration = new ConfigurationBuilder()
+            .SetBasePath(Hosting.ContentRoot.Find())
+            .AddJsonFile("appsettings.json", optional: true)
+            .AddEnvironmentVariables()
+            .AddCommandLine([.. rest])
+            .Build();
+        var teams = configuration.GetSection(TeamsOptions.SectionName).Get<TeamsOptions>() ?? new TeamsOptions();
+        var app = configuration.GetSection("Teams:App").Get<TeamsAppOptions>() ?? new TeamsAppOptions();
+        using var buffer = new MemoryStream();
+        var problems = TeamsAppPackage.Write(configuration["MicrosoftAppId"] ?? string.Empty, teams, app, buffer);
+        if (problems.Count > 0)
+        {
+            foreach (var problem in problems)
+            {
+                error.WriteLine("teams package: " + problem);
+            }
+
+            return 2;
+        }
+
+        File.WriteAllBytes(outPath, buffer.ToArray());
+        output.WriteLine($"Wrote {Path.GetFullPath(outPath)} (manifest {TeamsAppPackage.ManifestVersion}); upload it in Teams admin center or Teams → Apps → Manage your apps.");
+        return 0;
+    }
+}

@@ -88,6 +88,34 @@ public sealed class TeamsAppPackageTests
         Assert.Contains(problems, p => p.Contains(key, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Command_WithConfiguration_WritesTheZip_AndWithoutItNamesWhatIsMissing()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"teams-{Guid.NewGuid():n}.zip");
+        var output = new StringWriter();
+        var error = new StringWriter();
+        try
+        {
+            var ok = TeamsPackageCommand.Run(["--out", path, "--MicrosoftAppId=2f6a6c1e-0000-4000-8000-000000000b07",
+                "--Teams:PublicBaseUrl=https://bot.clinic.example/", "--Teams:App:ShortName=Clinic Bot"], output, error);
+            var missing = TeamsPackageCommand.Run(["--out", path + ".2", "--MicrosoftAppId="], TextWriter.Null, error);
+
+            Assert.Equal(0, ok);
+            using (var zip = ZipFile.OpenRead(path))
+            {
+                Assert.Equal(["color.png", "manifest.json", "outline.png"], zip.Entries.Select(e => e.FullName).Order());
+            }
+
+            Assert.Equal(2, missing);
+            Assert.Contains("MicrosoftAppId", error.ToString(), StringComparison.Ordinal);
+            Assert.False(File.Exists(path + ".2"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     private static List<(byte R, byte G, byte B, byte A)> Pixels(byte[] png, int size)
     {
         // The IDAT chunk follows IHDR (8 signature + 25 IHDR bytes).
