@@ -143,7 +143,9 @@ test('an emergency sends the crisis hero card first, and nothing else', async ()
     await new Promise((r) => setTimeout(r, 300)); // anything else the turn sent would have arrived by now
 
     const messages = connector.received.filter((r) => r.activity.type === ActivityTypes.Message);
-    assert.equal(messages.length, 1);
+    // The crisis card, then (nobody has the dashboard open in this test) the notice that staff will follow up: no answer.
+    assert.equal(messages.length, 2);
+    assert.match(messages[1].activity.text, /^No one from the clinic is online right now\./);
     const crisis = messages[0].activity;
     assert.match(crisis.text, /911/);
     assert.match(crisis.text, /988/);

@@ -41,6 +41,21 @@ internal static class Replies
         TextFormat = "plain",
     };
 
+    /// <summary>
+    /// After an escalation, when no member of staff has the dashboard open: when to expect a person, and the resources
+    /// again, so nobody waits for a reply that may come hours later.
+    /// </summary>
+    public static Activity NoStaffOnline(SafetyLevel level) => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = (level == SafetyLevel.Emergency
+                ? "No one from the clinic is online right now. Staff will follow up with you as soon as they can, but please don't wait for them: "
+                  + "call 911 if you are in danger, call or text 988, or text HOME to 741741."
+                : "No one from the clinic is online right now. Staff will follow up with you when the clinic opens. "
+                  + "If things get worse, call 911, or call or text 988."),
+        TextFormat = "plain",
+    };
+
     public static Activity TurnError() => new()
     {
         Type = ActivityTypes.Message,

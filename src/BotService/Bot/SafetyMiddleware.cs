@@ -6,6 +6,12 @@ using BotService.Safety;
 
 namespace BotService.Bot;
 
+/// <summary>Whether a member of staff has the dashboard open right now (on this instance).</summary>
+internal interface IStaffPresence
+{
+    bool AnyoneOnDuty { get; }
+}
+
 /// <summary>
 /// The safety gate as the first step of every message turn, on every channel: classifies the text, escalates an
 /// emergency or urgent message (the gate hands it to the durable outbox and returns within its budget), and sends
@@ -13,7 +19,7 @@ namespace BotService.Bot;
 /// gets the resources and nothing that could bury them. Depends only on what is in memory, so it works with the
 /// index, the database and Teams all down.
 /// </summary>
-internal sealed class SafetyMiddleware(SafetyGate gate) : IMiddleware
+internal sealed class SafetyMiddleware(SafetyGate gate, IStaffPresence presence) : IMiddleware
 {
     public async Task OnTurnAsync(ITurnContext turnContext, NextDelegate next, CancellationToken cancellationToken)
     {
@@ -30,6 +36,11 @@ internal sealed class SafetyMiddleware(SafetyGate gate) : IMiddleware
         if (outcome.Reply is { } reply)
         {
             await turnContext.SendActivityAsync(Replies.Crisis(reply), cancellationToken);
+            if (outcome.Escalated && !presence.AnyoneOnDuty)
+            {
+                // Say it plainly rather than let "staff have been alerted" suggest someone is reading now.
+                await turnContext.SendActivityAsync(Replies.NoStaffOnline(outcome.Assessment.Level), cancellationToken);
+            }
         }
 
         if (outcome.Assessment.Level == SafetyLevel.Emergency)

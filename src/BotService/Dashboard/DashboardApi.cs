@@ -45,6 +45,7 @@ internal static class DashboardApi
         });
         services.AddSingleton<AuditLog>();
         services.AddSingleton<DashboardEvents>();
+        services.AddSingleton<Bot.IStaffPresence>(sp => sp.GetRequiredService<DashboardEvents>());
         services.AddSingleton<IEscalationNotifier, DashboardNotifier>();
         services.AddSingleton<IVisitorReplySender, TranscriptReplySender>();
         services.AddSingleton<EscalationBoard>();

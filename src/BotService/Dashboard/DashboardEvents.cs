@@ -27,8 +27,11 @@ internal sealed partial class DashboardJsonContext : JsonSerializerContext;
 /// Fans dashboard events out to every open SSE stream. Each subscriber has a small bounded buffer; a stalled browser
 /// loses old events (it re-fetches the whole queue on the next one), never slows the others.
 /// </summary>
-internal sealed partial class DashboardEvents(ILogger<DashboardEvents> log)
+internal sealed partial class DashboardEvents(ILogger<DashboardEvents> log) : Bot.IStaffPresence
 {
+    /// <summary>A signed-in dashboard holds an event stream open: that is a member of staff on duty.</summary>
+    public bool AnyoneOnDuty => !_subscribers.IsEmpty;
+
     private readonly ConcurrentDictionary<Guid, Channel<DashboardEvent>> _subscribers = new();
 
     public int Subscribers => _subscribers.Count;
