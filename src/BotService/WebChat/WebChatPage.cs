@@ -61,11 +61,14 @@ internal static class WebChatPage
         return app;
     }
 
+    /// <summary>The hash of an empty stylesheet: a library in the Web Chat bundle adds an empty, nonce-less style element.</summary>
+    private const string EmptyStyleHash = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='";
+
     /// <summary>
     /// The page's policy. <c>img-src data:</c> is for the icons Web Chat inlines as data URIs; <c>connect-src 'self'</c>
     /// covers the Direct Line WebSocket on this origin (CSP level 3 matches ws/wss to 'self').
     /// </summary>
     public static string ContentSecurityPolicy(string nonce) =>
-        $"default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; img-src 'self' data: blob:; font-src 'self'; " +
+        $"default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{nonce}' {EmptyStyleHash}; img-src 'self' data: blob:; font-src 'self'; " +
         "connect-src 'self'; media-src 'none'; object-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 }

@@ -6,7 +6,6 @@
 (function () {
   var nonce = document.currentScript ? document.currentScript.nonce : undefined;
   var KEY = 'clinic.chat';
-  var STAFF_ID = 'clinic-staff';
   var domain = location.origin + '/v3/directline';
   var statusEl = document.getElementById('chat-status');
 
@@ -74,16 +73,6 @@
     transcriptVisualKeyboardIndicatorColor: '#0b5cad',
   };
 
-  // A staff member's reply says so under its bubble instead of a bare time stamp.
-  var activityStatusMiddleware = function () {
-    return function (next) {
-      return function (args) {
-        var from = args && args.activity && args.activity.from;
-        return from && from.id === STAFF_ID ? 'Clinic staff' : next(args);
-      };
-    };
-  };
-
   async function start() {
     if (!window.WebChat) {
       setStatus('The chat could not load. In an emergency call 911, or call or text 988.');
@@ -129,7 +118,6 @@
       directLine: directLine,
       store: store,
       styleOptions: styleOptions,
-      activityStatusMiddleware: activityStatusMiddleware,
       locale: 'en-US',
       nonce: nonce,
       overrideLocalizedStrings: { TEXT_INPUT_PLACEHOLDER: 'Type your question' },
