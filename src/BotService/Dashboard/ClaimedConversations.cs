@@ -34,9 +34,13 @@ internal sealed partial class ClaimedConversations(Database database, ILogger<Cl
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (!StorageSetup.DatabaseFileExists(database.DataPath))
+        {
+            return; // a new service: nothing is claimed (and creating the database is the first write's job, not the start's)
+        }
+
         try
         {
-            database.EnsureReady();
             await using var db = database.Open();
             var ids = await db.Escalations.AsNoTracking().Where(e => e.Status == EscalationBoard.Claimed)
                 .Select(e => e.ConversationId).Distinct().ToListAsync(cancellationToken);
