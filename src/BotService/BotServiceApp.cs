@@ -79,6 +79,7 @@ public static class BotServiceApp
         app.MapAskApi();
         Bot.MessagesApi.MapMessagesApi(app);
         app.MapDirectLineApi();
+        WebChat.WebChatPage.MapWebChatPage(app); // GET /: the visitors' chat page
         return app;
     }
 }

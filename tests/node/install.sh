@@ -7,6 +7,16 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "tests/node: node and npm (Node 20+) are not on PATH" >&2
   exit 2
 fi
+# The browser tests drive Debian's chromium (shared/feasibility.md); playwright-core downloads no browser.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/node: installing Debian's chromium for the browser tests"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+  else
+    echo "tests/node: /usr/bin/chromium is missing; install Debian's chromium (apt-get install chromium) for the browser tests" >&2
+  fi
+fi
 stamp=node_modules/.installed-from-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -42,11 +42,13 @@ internal static class BotFrameworkServices
         services.AddTeamsAlerts(configuration);
 
         // The turn pipeline, in order: the transcript (every channel's activities; never blocks a reply), the typing
-        // indicator for slow turns, the safety gate, the Teams tenant gate, then the bot.
+        // indicator for slow turns, the safety gate, staff hand-off (quiet while staff have the conversation), the Teams
+        // tenant gate, then the bot.
         services.AddSingleton<IMiddleware, TranscriptMiddleware>();
         services.AddSingleton<IMiddleware>(sp => new ShowTypingMiddleware(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2),
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IMiddleware, SafetyMiddleware>();
+        services.AddSingleton<IMiddleware, StaffHandoffMiddleware>();
         services.AddSingleton<IMiddleware, TeamsMiddleware>();
         services.AddSingleton<ClinicBot>();
         services.AddSingleton<IBot>(sp => sp.GetRequiredService<ClinicBot>());

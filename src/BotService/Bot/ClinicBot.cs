@@ -9,13 +9,16 @@ namespace BotService.Bot;
 /// sent any crisis wording (an emergency never gets here). It answers from the clinic's articles with the source as a
 /// citation and the article's other sections as follow-up suggestions, and welcomes people who join.
 /// </summary>
-internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams) : ActivityHandler
+internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams, Hosting.SafetyGate gate) : ActivityHandler
 {
     /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
     public const string JoinEvent = "webchat/join";
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Knowledge.Answers.Answer, Activity> WebReplies = new();
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Knowledge.Answers.Answer, Activity> TeamsReplies = new();
+
+    /// <summary>The event the chat page's "Talk to staff" button sends: a normal-priority escalation, then a reply saying so.</summary>
+    public const string HandoffRequestEvent = "handoff.request";
 
     protected override async Task OnMessageActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken)
     {
@@ -60,8 +63,19 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
     protected override Task OnMembersAddedAsync(IReadOnlyList<ChannelAccount> membersAdded, ITurnContext turnContext, CancellationToken cancellationToken) =>
         turnContext.SendActivityAsync(turnContext.Activity.IsTeams() ? Replies.StaffWelcome() : Replies.Welcome(), cancellationToken);
 
-    protected override Task OnEventActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken) =>
-        turnContext.Activity.Name == JoinEvent
-            ? turnContext.SendActivityAsync(Replies.Welcome(), cancellationToken)
-            : Task.CompletedTask; // other events (handoff.status among them) are accepted and ignored, never rejected
+    protected override Task OnEventActivityAsync(ITurnContext turnContext, CancellationToken cancellationToken)
+    {
+        var activity = turnContext.Activity;
+        switch (activity.Name)
+        {
+            case JoinEvent:
+                return turnContext.SendActivityAsync(Replies.Welcome(), cancellationToken);
+            case HandoffRequestEvent when activity.Conversation?.Id is { Length: > 0 } conversationId:
+                // Retried until it lands, like every escalation, so the reply can say so at once.
+                gate.RequestStaff(activity.ChannelId ?? "unknown", conversationId, activity.Id ?? Guid.NewGuid().ToString("n"));
+                return turnContext.SendActivityAsync(Replies.StaffRequested(), cancellationToken);
+            default:
+                return Task.CompletedTask; // other events (handoff.status among them) are accepted and ignored, never rejected
+        }
+    }
 }

@@ -34,6 +34,17 @@ internal static class Replies
         SuggestedActions = Suggest(StarterQuestions),
     };
 
+    /// <summary>The answer to "Talk to staff": what happens next, and the emergency numbers again (staff are not instant).</summary>
+    public static Activity StaffRequested() => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = StaffRequestedText,
+        TextFormat = "plain",
+    };
+
+    public const string StaffRequestedText = "I've asked the clinic's staff to join this chat. A staff member will reply here as soon as they can. " +
+        "If this is an emergency, call 911, or call or text 988.";
+
     public static Activity NotReady() => new()
     {
         Type = ActivityTypes.Message,

@@ -47,7 +47,10 @@ internal static class DashboardApi
         services.AddSingleton<DashboardEvents>();
         services.AddSingleton<Bot.IStaffPresence>(sp => sp.GetRequiredService<DashboardEvents>());
         services.AddSingleton<IEscalationNotifier, DashboardNotifier>();
-        services.AddSingleton<IVisitorReplySender, TranscriptReplySender>();
+        services.AddSingleton<TranscriptReplySender>();
+        services.AddSingleton<IVisitorReplySender, DirectLine.DirectLineReplySender>(); // Direct Line delivers; other channels: transcript only
+        services.AddSingleton<ClaimedConversations>();
+        services.AddHostedService(sp => sp.GetRequiredService<ClaimedConversations>());
         services.AddSingleton<EscalationBoard>();
         services.AddSingleton<RetentionJob>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionJob>());

@@ -49,7 +49,7 @@ internal enum ActionOutcome
 /// claim) committed in one transaction with its audit row, then announced to open dashboards.
 /// </summary>
 internal sealed partial class EscalationBoard(
-    Database database, AuditLog audit, DashboardEvents events, IVisitorReplySender replies, TimeProvider time,
+    Database database, AuditLog audit, DashboardEvents events, IVisitorReplySender replies, ClaimedConversations claimed, TimeProvider time,
     IOptions<DashboardOptions> options, ILogger<EscalationBoard> log)
 {
     public const string Open = "open";
@@ -286,6 +286,8 @@ internal sealed partial class EscalationBoard(
         audit.Add(db, actor, action, id, current.ConversationId, detail.Length == 0 ? null : detail);
         await db.SaveChangesAsync(cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        // The bot is quiet while the conversation is claimed. Committed is committed: the set follows even if the request is gone.
+        await claimed.RefreshAsync(current.ConversationId, CancellationToken.None);
         Acted(log, action, id);
         await AnnounceAsync(id, cancellationToken);
         return ActionOutcome.Done;

@@ -149,7 +149,8 @@ internal sealed partial class DirectLineChannel(
     {
         await Task.Yield(); // let the caller go on to wait for its commit
         TurnContext? turn = null;
-        turn = new TurnContext(activity, (replies, ct) => SendAsync(conversation, replies, urgent: turn!.Safety()?.Escalated == true, ct));
+        turn = new TurnContext(activity, (replies, ct) =>
+            SendAsync(conversation, replies, TranscriptRoles.Bot, transcriptText: null, urgent: turn!.Safety()?.Escalated == true, ct));
         turn.TurnState[TranscriptMiddleware.RecordedByAdapter] = true;
         try
         {
@@ -162,12 +163,37 @@ internal sealed partial class DirectLineChannel(
         }
     }
 
-    /// <summary>Sends the bot's replies: stored (numbered) in one group commit, then pushed; typing is pushed only.</summary>
+    /// <summary>How a staff member's reply shows in the visitor's conversation (the staff member's own name is not shared).</summary>
+    public const string StaffLabel = "Clinic staff: ";
+
+    public static ChannelAccount StaffAccount => new() { Id = "clinic-staff", Name = "Clinic staff", Role = "bot" };
+
+    /// <summary>
+    /// A staff member's reply from the dashboard: stored in the transcript as role <c>staff</c> and pushed to the
+    /// visitor's socket (or read by polling and on reload) as from "Clinic staff". Null if there is no Direct Line
+    /// conversation of that id.
+    /// </summary>
+    public async Task<string?> SendStaffReplyAsync(string conversationId, string text, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(conversationId, cancellationToken) is not { } conversation)
+        {
+            return null;
+        }
+
+        // Web Chat shows every non-user message as the bot's, whatever its sender's name; the label in the text tells
+        // the visitor (and their screen reader) a person wrote it. The transcript keeps the staff member's words only.
+        var reply = new Activity { Type = ActivityTypes.Message, Text = StaffLabel + text, TextFormat = "plain", From = StaffAccount };
+        var ids = await SendAsync(conversation, [reply], TranscriptRoles.Staff, transcriptText: text, urgent: false, cancellationToken);
+        return ids[0];
+    }
+
+    /// <summary>Sends the bot's (or staff's, by <paramref name="role"/>) replies: stored (numbered) in one group commit, then pushed; typing is pushed only.</summary>
     /// <param name="urgent">A reply of an escalated (crisis) turn: pushed after at most the wait budget even if its write has
     /// not landed. Every other reply is pushed only once committed, so the stream's watermarks never run ahead of the
     /// transcript (a reconnect after a watermark can then never skip an earlier activity still being written).</param>
-    private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, bool urgent,
-        CancellationToken cancellationToken)
+    /// <param name="transcriptText">For a single reply: the text the transcript records, if not the activity's.</param>
+    private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, string role,
+        string? transcriptText, bool urgent, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var stamped = replies.Select(r => r with
@@ -187,7 +213,8 @@ internal sealed partial class DirectLineChannel(
             // Pushed once committed; a crisis reply after at most the budget if the database is slow or locked: it must
             // reach the visitor now; it keeps its number, and its write goes on (a reload shows it once it has landed).
             var write = await transcript.BeginAppendAsync(
-                stored.Select(i => ToAppend(conversation, stamped[i], TranscriptRoles.Bot)).ToArray(), lifetime.ApplicationStopping);
+                stored.Select(i => ToAppend(conversation, stamped[i], role) is var append && transcriptText is not null ? append with { Text = transcriptText } : append)
+                    .ToArray(), lifetime.ApplicationStopping);
             var positions = write.Reserved;
             if (!urgent || await Task.WhenAny(write.Completion, Task.Delay(TranscriptMiddleware.WaitBudget, lifetime.ApplicationStopping)) == write.Completion)
             {

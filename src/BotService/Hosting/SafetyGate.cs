@@ -70,6 +70,28 @@ internal sealed partial class SafetyGate(
         return new SafetyOutcome(assessment, replies.For(assessment.Level), true);
     }
 
+    /// <summary>The rule id recorded with an escalation the visitor asked for ("Talk to staff"), not one a safety rule raised.</summary>
+    public const string VisitorRequestRule = "visitor-request";
+
+    /// <summary>
+    /// "Talk to staff": an escalation at the lowest level staff queue (<see cref="EscalationLevel.Urgent"/>, below every
+    /// emergency), submitted through the same durable dispatcher as the safety path, once per request activity.
+    /// </summary>
+    /// <returns>True when it is on disk in the outbox (it is retried until it lands either way).</returns>
+    public bool RequestStaff(string channel, string conversationId, string activityId)
+    {
+        var escalation = new Escalation(
+            Key: $"{channel}:{conversationId}:{activityId}",
+            ConversationId: conversationId,
+            Channel: channel,
+            Level: EscalationLevel.Urgent,
+            Reasons: [new EscalationReason(VisitorRequestRule, EscalationLevel.Urgent, 0, 0)],
+            MessageActivityId: activityId,
+            MessageText: "(asked to talk to staff)",
+            CreatedAt: time.GetUtcNow());
+        return dispatcher.Submit(escalation);
+    }
+
     [LoggerMessage(6001, LogLevel.Critical, "The safety classifier threw {Error} on a message from {Channel}; the message was answered without a safety verdict")]
     private static partial void ClassifierFailed(ILogger logger, string error, string channel);
 }

@@ -1,0 +1,143 @@
+// The clinic's chat page: gets a Direct Line token from our own /api/webchat/token, keeps the conversation id and the
+// (refreshed) token in sessionStorage so a reload resumes with history, and renders the official Web Chat bundle
+// (served from this origin) against our Direct Line endpoint. No inline script: the page's CSP allows scripts from
+// 'self' only; Web Chat's CSS-in-JS gets the page's style nonce.
+'use strict';
+(function () {
+  var nonce = document.currentScript ? document.currentScript.nonce : undefined;
+  var KEY = 'clinic.chat';
+  var domain = location.origin + '/v3/directline';
+  var statusEl = document.getElementById('chat-status');
+
+  function setStatus(text) { statusEl.textContent = text; }
+
+  function load() {
+    try { return JSON.parse(sessionStorage.getItem(KEY) || 'null'); } catch (e) { return null; }
+  }
+
+  function save(value) {
+    try { sessionStorage.setItem(KEY, JSON.stringify(value)); } catch (e) { /* private mode: no resume */ }
+  }
+
+  async function post(url, token) {
+    var response = await fetch(url, {
+      method: 'POST', cache: 'no-store', credentials: 'same-origin',
+      headers: token ? { Authorization: 'Bearer ' + token } : {},
+    });
+    if (!response.ok) { throw new Error('HTTP ' + response.status); }
+    return response.json();
+  }
+
+  // A started conversation of this tab resumes (its token refreshed, since it may be near expiry); anything else,
+  // or a refresh that fails (expired, conversation gone), starts a new one.
+  async function session() {
+    var saved = load();
+    if (saved && saved.token && saved.conversationId && saved.started) {
+      try {
+        var refreshed = await post(domain + '/tokens/refresh', saved.token);
+        return { token: refreshed.token, conversationId: saved.conversationId, resume: true };
+      } catch (e) {
+        sessionStorage.removeItem(KEY);
+      }
+    }
+    var issued = await post('/api/webchat/token');
+    return { token: issued.token, conversationId: issued.conversationId, resume: false };
+  }
+
+  var styleOptions = {
+    accent: '#0b5cad',
+    primaryFont: '"Segoe UI", system-ui, -apple-system, Roboto, "Helvetica Neue", Arial, sans-serif',
+    backgroundColor: '#ffffff',
+    subtle: '#4a5663',
+    bubbleBackground: '#eef3f8',
+    bubbleBorderColor: '#c5d2df',
+    bubbleBorderRadius: 10,
+    bubbleTextColor: '#1b2733',
+    bubbleFromUserBackground: '#0b5cad',
+    bubbleFromUserBorderColor: '#0b5cad',
+    bubbleFromUserBorderRadius: 10,
+    bubbleFromUserTextColor: '#ffffff',
+    botAvatarInitials: 'C',
+    botAvatarBackgroundColor: '#0b5cad',
+    userAvatarInitials: 'You',
+    userAvatarBackgroundColor: '#4a5663',
+    hideUploadButton: true,
+    suggestedActionLayout: 'flow',
+    suggestedActionBackgroundColor: '#ffffff',
+    suggestedActionBorderColor: '#0b5cad',
+    suggestedActionTextColor: '#0b4a8b',
+    suggestedActionBorderRadius: 18,
+    sendBoxButtonColor: '#0b5cad',
+    sendBoxBorderTop: 'solid 1px #c5d2df',
+    transcriptActivityVisualKeyboardIndicatorColor: '#0b5cad',
+    transcriptVisualKeyboardIndicatorColor: '#0b5cad',
+  };
+
+  async function start() {
+    if (!window.WebChat) {
+      setStatus('The chat could not load. In an emergency call 911, or call or text 988.');
+      return;
+    }
+    var current;
+    try {
+      current = await session();
+    } catch (e) {
+      setStatus('The chat is unavailable right now. Please try again shortly. In an emergency call 911, or call or text 988.');
+      return;
+    }
+    var state = { token: current.token, conversationId: current.conversationId, started: current.resume };
+    save(state);
+
+    var directLine = window.WebChat.createDirectLine({
+      token: current.token,
+      conversationId: current.resume ? current.conversationId : undefined,
+      domain: domain,
+      webSocket: true,
+    });
+    // directlinejs refreshes the token itself every 15 minutes; keep the newest one for a reload.
+    directLine.connectionStatus$.subscribe(function (status) {
+      if (status === 2) { // Online
+        state.started = true;
+        state.token = directLine.token || state.token;
+        save(state);
+        setStatus('');
+      } else if (status === 4) { // FailedToConnect
+        setStatus('The chat could not connect. Press "End chat" to start again. In an emergency call 911, or call or text 988.');
+      } else if (status === 3) { // ExpiredToken
+        setStatus('This chat has expired. Press "End chat" to start a new one.');
+      }
+    });
+    var keepToken = function () {
+      if (directLine.token && directLine.token !== state.token) { state.token = directLine.token; save(state); }
+    };
+    setInterval(keepToken, 60 * 1000);
+    window.addEventListener('pagehide', keepToken);
+
+    var store = window.WebChat.createStore();
+    window.WebChat.renderWebChat({
+      directLine: directLine,
+      store: store,
+      styleOptions: styleOptions,
+      locale: 'en-US',
+      nonce: nonce,
+      overrideLocalizedStrings: { TEXT_INPUT_PLACEHOLDER: 'Type your question' },
+    }, document.getElementById('webchat'));
+
+    document.getElementById('talk-to-staff').addEventListener('click', function () {
+      store.dispatch({ type: 'WEB_CHAT/SEND_EVENT', payload: { name: 'handoff.request', value: { reason: 'visitor' } } });
+    });
+    endChat = function () {
+      try { directLine.end(); } catch (e) { /* already closed */ }
+    };
+  }
+
+  var endChat = function () {};
+  document.getElementById('end-chat').addEventListener('click', function () {
+    // Shared devices: nothing of this conversation stays in the tab; the reload starts a new one.
+    sessionStorage.removeItem(KEY);
+    endChat();
+    location.reload();
+  });
+
+  start();
+})();

@@ -1,0 +1,260 @@
+// The clinic's chat page (GET /) in a real browser: playwright-core driving Debian's chromium headless against the
+// real service, with the official Web Chat bundle the service serves itself. Started by
+// tests/BotService.IntegrationTests/WebChat/WebChatBrowserTests.cs (one xUnit test per test here), which passes:
+//   WC_BASE        http://127.0.0.1:PORT (the service)
+//   WC_OUT         a folder for screenshots
+//   WC_STAFF_EMAIL, WC_STAFF_PASSWORD   a staff account (the hand-off test signs in to /dashboard with it)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const base = process.env.WC_BASE ?? 'http://127.0.0.1:3978';
+const out = process.env.WC_OUT ?? join(tmpdir(), 'webchat-screenshots');
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+// shared/feasibility.md: Debian's chromium under playwright-core, headless, nothing fetched from outside.
+const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+const crisisStart = 'If you are in immediate danger, call 911';
+
+/** A fresh browser profile; every request the page makes is recorded, and console errors (CSP violations among them). */
+async function open(viewport = { width: 1280, height: 800 }) {
+  const profile = mkdtempSync(join(tmpdir(), 'wc-profile-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: flags, viewport });
+  const page = context.pages()[0] ?? await context.newPage();
+  const requests = [];
+  const errors = [];
+  page.on('request', r => requests.push(r.url()));
+  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', e => errors.push(String(e)));
+  const close = async () => {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, page, requests, errors, close };
+}
+
+const sendBox = page => page.locator('[data-id="webchat-sendbox-input"]');
+const bubbles = page => page.locator('.webchat__bubble__content');
+
+/** Loads the page and waits for the welcome (the bot's conversationUpdate reply) to show. */
+async function load(page) {
+  await page.goto(base + '/');
+  await page.getByText('Hello!', { exact: false }).first().waitFor({ timeout: 15000 }).catch(() => {});
+  await sendBox(page).waitFor({ timeout: 15000 });
+  await page.locator('.webchat__suggested-action').first().waitFor({ timeout: 15000 });
+}
+
+async function say(page, text) {
+  const box = sendBox(page);
+  await box.click();
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+function assertClean(session) {
+  const outside = session.requests.filter(u => !u.startsWith(base) && !u.startsWith('data:') && !u.startsWith('blob:'));
+  assert.deepEqual(outside, [], 'the page fetched something from outside');
+  const csp = session.errors.filter(e => /Content Security Policy/i.test(e));
+  assert.deepEqual(csp, [], 'CSP violations');
+}
+
+test('welcome once, with suggestions, the notice and strict headers', async () => {
+  const response = await fetch(base + '/');
+  const policy = response.headers.get('content-security-policy');
+  assert.match(policy, /script-src 'self';/);
+  assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval/);
+  const s = await open();
+  try {
+    await load(s.page);
+    await s.page.waitForTimeout(500); // a doubled welcome would have arrived by now
+    const notice = s.page.locator('#notice');
+    assert.match(await notice.innerText(), /not medical advice/i);
+    assert.match(await notice.innerText(), /911/);
+    assert.match(await notice.innerText(), /988/);
+    assert.equal(await s.page.locator('.webchat__bubble').count(), 1, 'the welcome should show exactly once');
+    assert.ok(await s.page.locator('.webchat__suggested-action').count() >= 3);
+    // Keyboard: the header's buttons come first in the tab order, labelled.
+    await s.page.keyboard.press('Tab');
+    assert.equal(await s.page.evaluate(() => document.activeElement?.id), 'talk-to-staff');
+    await s.page.keyboard.press('Tab');
+    assert.equal(await s.page.evaluate(() => document.activeElement?.id), 'end-chat');
+    assert.ok(await sendBox(s.page).getAttribute('aria-label'), 'the send box has no accessible name');
+    assertClean(s);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a question gets the cited answer', async () => {
+  const s = await open();
+  try {
+    await load(s.page);
+    await say(s.page, 'how much is an infusion');
+    await s.page.getByText('$275', { exact: false }).first().waitFor({ timeout: 15000 });
+    // Web Chat's own citation rendering: a citation in the text and the source listed under the answer.
+    await s.page.locator('.webchat__render-markdown__citation, .webchat__link-definitions').first().waitFor({ timeout: 5000 });
+    assert.ok(await s.page.locator('.webchat__link-definitions').count() >= 1, 'no source list under the answer');
+    assertClean(s);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a crisis message shows the crisis card within a second', async () => {
+  const s = await open();
+  try {
+    await load(s.page);
+    // Timed in the page, from the key press to the card's first paint in the DOM (no test-driver polling in between).
+    const box = sendBox(s.page);
+    await box.click();
+    await box.fill('I want to end my life');
+    await s.page.evaluate(() => {
+      window.cardShownAt = 0;
+      const seen = () => [...document.querySelectorAll('button')].some(b => b.textContent.trim() === 'Call 988');
+      new MutationObserver(() => { if (!window.cardShownAt && seen()) { window.cardShownAt = performance.now(); } })
+        .observe(document.body, { subtree: true, childList: true });
+      document.addEventListener('keydown', () => { window.sentAt ??= performance.now(); }, { capture: true, once: true });
+    });
+    await box.press('Enter');
+    await s.page.getByText(crisisStart, { exact: false }).first().waitFor({ timeout: 5000 });
+    await s.page.getByRole('button', { name: 'Call 988' }).first().waitFor({ timeout: 5000 });
+    const elapsed = Math.round(await s.page.evaluate(() => window.cardShownAt - window.sentAt));
+    console.log(`# crisis card shown after ${elapsed} ms`);
+    assert.ok(elapsed < 1000, `the crisis card took ${elapsed} ms`);
+    for (const name of ['Call 911', 'Text 988', 'Text HOME to 741741']) {
+      assert.equal(await s.page.getByRole('button', { name }).count() >= 1, true, `no "${name}" button`);
+    }
+    assertClean(s);
+  } finally {
+    await s.close();
+  }
+});
+
+test('reload resumes with the history, End chat clears it', async () => {
+  const s = await open();
+  try {
+    await load(s.page);
+    await say(s.page, 'how much is an infusion');
+    await s.page.getByText('$275', { exact: false }).first().waitFor({ timeout: 15000 });
+    const stored = await s.page.evaluate(() => JSON.parse(sessionStorage.getItem('clinic.chat')));
+    assert.ok(stored.conversationId && stored.token && stored.started);
+    const before = await bubbles(s.page).count();
+
+    await s.page.reload();
+    await s.page.getByText('$275', { exact: false }).first().waitFor({ timeout: 15000 });
+    await s.page.getByText('how much is an infusion', { exact: true }).first().waitFor({ timeout: 5000 });
+    const after = await s.page.evaluate(() => JSON.parse(sessionStorage.getItem('clinic.chat')));
+    assert.equal(after.conversationId, stored.conversationId, 'the reload started another conversation');
+    // Refreshed, not reused (a refresh within the same second may give the same string: the JWT's times are in seconds).
+    assert.ok(s.requests.some(u => u === `${base}/v3/directline/tokens/refresh`), 'the token was not refreshed on reload');
+    assert.ok(after.token, 'no token kept after the reload');
+    await s.page.waitForTimeout(300);
+    assert.equal(await bubbles(s.page).count(), before, 'the history is not the same after the reload');
+
+    await s.page.locator('#end-chat').click();
+    await s.page.waitForLoadState('load');
+    await sendBox(s.page).waitFor({ timeout: 15000 });
+    await s.page.locator('.webchat__suggested-action').first().waitFor({ timeout: 15000 });
+    const fresh = await s.page.evaluate(() => JSON.parse(sessionStorage.getItem('clinic.chat')));
+    assert.notEqual(fresh.conversationId, stored.conversationId, 'End chat kept the conversation');
+    assert.equal(await s.page.getByText('$275', { exact: false }).count(), 0, 'End chat left the old answer on screen');
+    assertClean(s);
+  } finally {
+    await s.close();
+  }
+});
+
+test('screenshots at 390x844 and desktop', async () => {
+  mkdirSync(out, { recursive: true });
+  for (const [name, viewport] of [['webchat-phone.png', { width: 390, height: 844 }], ['webchat-desktop.png', { width: 1280, height: 800 }]]) {
+    const s = await open(viewport);
+    try {
+      await load(s.page);
+      await say(s.page, 'how much is an infusion');
+      await s.page.getByText('$275', { exact: false }).first().waitFor({ timeout: 15000 });
+      await s.page.waitForTimeout(400); // let the scroll settle
+      // Nothing wider than the screen: no sideways scrolling on a phone.
+      const overflow = await s.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the ${viewport.width}px screen`);
+      await s.page.screenshot({ path: join(out, name) });
+      assertClean(s);
+    } finally {
+      await s.close();
+    }
+  }
+});
+
+test('talk to staff asks for staff', async () => {
+  const s = await open();
+  try {
+    await load(s.page);
+    await s.page.locator('#talk-to-staff').click();
+    await s.page.getByText("I've asked the clinic's staff to join this chat", { exact: false }).first().waitFor({ timeout: 10000 });
+    assertClean(s);
+  } finally {
+    await s.close();
+  }
+});
+
+test('staff hand-off: crisis in Web Chat, nurse claims and replies, visitor sees Clinic staff, nurse resolves', async () => {
+  const email = process.env.WC_STAFF_EMAIL;
+  const password = process.env.WC_STAFF_PASSWORD;
+  assert.ok(email && password, 'WC_STAFF_EMAIL and WC_STAFF_PASSWORD are needed');
+  const nurse = await open();
+  const visitor = await open({ width: 390, height: 844 });
+  try {
+    // The nurse signs in and watches the queue (live over server-sent events).
+    await nurse.page.goto(base + '/account/login');
+    await nurse.page.locator('#email').fill(email);
+    await nurse.page.locator('#password').fill(password);
+    await nurse.page.getByRole('button', { name: 'Sign in' }).click();
+    await nurse.page.waitForURL(/\/dashboard/);
+    const rowIds = () => nurse.page.locator('tr[data-escalation-id]').evaluateAll(rows => rows.map(r => r.dataset.escalationId));
+    const before = new Set(await rowIds());
+    await nurse.page.waitForTimeout(300); // the event stream is connected
+
+    // The visitor sends a crisis message in Web Chat; it appears in the nurse's queue within 2 s.
+    await load(visitor.page);
+    await say(visitor.page, 'I want to end my life');
+    const sentAt = Date.now();
+    let id;
+    while (!id && Date.now() - sentAt < 5000) {
+      id = (await rowIds()).find(x => !before.has(x));
+      if (!id) { await nurse.page.waitForTimeout(25); }
+    }
+    const appeared = Date.now() - sentAt;
+    console.log(`# escalation in the nurse's queue after ${appeared} ms`);
+    assert.ok(id, 'the escalation never appeared in the queue');
+    assert.ok(appeared < 2000, `the escalation took ${appeared} ms to appear`);
+    assert.equal(await nurse.page.locator(`tr[data-escalation-id="${id}"]`).getAttribute('data-level'), 'emergency');
+    await visitor.page.getByRole('button', { name: 'Call 988' }).first().waitFor({ timeout: 5000 });
+
+    // The nurse claims and replies; the visitor sees it from "Clinic staff".
+    await nurse.page.goto(`${base}/dashboard/escalations/${id}`);
+    await nurse.page.getByRole('button', { name: 'Claim' }).click();
+    await nurse.page.locator('#reply-text').waitFor();
+    const reply = `A nurse is here with you now (${Math.random().toString(36).slice(2, 8)}). Are you safe right now?`;
+    await nurse.page.locator('#reply-text').fill(reply);
+    await nurse.page.getByRole('button', { name: 'Send reply' }).click();
+    await visitor.page.getByText('Clinic staff: ' + reply, { exact: true }).first().waitFor({ timeout: 5000 });
+
+    // While the nurse has the conversation, the bot does not answer the visitor's messages.
+    const answers = await visitor.page.getByText('$275', { exact: false }).count();
+    await say(visitor.page, 'how much is an infusion');
+    await visitor.page.getByText('how much is an infusion', { exact: true }).first().waitFor({ timeout: 5000 });
+    await visitor.page.waitForTimeout(1500);
+    assert.equal(await visitor.page.getByText('$275', { exact: false }).count(), answers, 'the bot answered a claimed conversation');
+
+    // The nurse resolves.
+    await nurse.page.locator('#resolve-outcome').selectOption('handled');
+    await nurse.page.getByRole('button', { name: 'Resolve' }).click();
+    await nurse.page.getByRole('button', { name: 'Reopen' }).waitFor({ timeout: 5000 });
+    assertClean(visitor);
+  } finally {
+    await visitor.close();
+    await nurse.close();
+  }
+});
