@@ -8,7 +8,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   exit 2
 fi
 # The browser tests drive Debian's chromium (shared/feasibility.md); playwright-core downloads no browser.
-if [ ! -x /usr/bin/chromium ]; then
+# BOTSERVICE_NO_BROWSER=1 (the service's build, which only needs the Web Chat bundle) skips it.
+if [ ! -x /usr/bin/chromium ] && [ "${BOTSERVICE_NO_BROWSER:-}" != 1 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/node: installing Debian's chromium for the browser tests"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
