@@ -53,6 +53,7 @@ internal static class BotFrameworkServices
         services.AddSingleton<ClinicBot>();
         services.AddSingleton<IBot>(sp => sp.GetRequiredService<ClinicBot>());
         services.AddSingleton<BotPipeline>();
+        services.AddHostedService<PipelineWarmUp>();
         return services;
     }
 }
