@@ -390,7 +390,8 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
 
     /// <summary>A bot reply to something the visitor sent (the socket also replays the welcome, a reply to the join).</summary>
     private static bool IsReplyToTheVisitor(JsonElement activity) =>
-        activity.TryGetProperty("replyToId", out _) && activity.GetProperty("text").GetString() != BotService.Bot.Replies.WelcomeText;
+        activity.GetProperty("type").GetString() == "message" && activity.TryGetProperty("replyToId", out _)
+        && activity.TryGetProperty("text", out var text) && text.GetString() != BotService.Bot.Replies.WelcomeText;
 
     [Fact]
     public async Task Typing_FromTheClient_IsNeitherStoredNorEchoed()
