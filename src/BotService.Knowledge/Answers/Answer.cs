@@ -13,7 +13,14 @@ public sealed record Answer(
     double Confidence,
     IReadOnlyList<AnswerSource> Sources,
     IReadOnlyList<Correction> Corrections,
-    bool PersonalAdvice);
+    bool PersonalAdvice)
+{
+    /// <summary>
+    /// The answer without its closing source line: what a channel shows as the message when it shows the source its own
+    /// way (a citation in Web Chat, a subtle line on a Teams card). Equal to <see cref="Text"/> for a decline.
+    /// </summary>
+    public string Body { get; init; } = Text;
+}
 
 /// <summary>Where an answer comes from.</summary>
 /// <param name="Path">The article's path under <c>knowledge/</c>.</param>

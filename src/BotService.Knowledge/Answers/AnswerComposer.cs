@@ -44,8 +44,10 @@ internal static class AnswerComposer
             text.Append(PersonalAdviceNote).Append("\n\nIn general, the clinic's articles say: ");
         }
 
-        text.Append(excerpt).Append("\n\n").Append(SourceLine(source));
-        return new Answer(true, text.ToString(), Math.Round(confidence, 3), [source], query.Corrections, query.AsksPersonalAdvice);
+        text.Append(excerpt);
+        var body = text.ToString();
+        text.Append("\n\n").Append(SourceLine(source));
+        return new Answer(true, text.ToString(), Math.Round(confidence, 3), [source], query.Corrections, query.AsksPersonalAdvice) { Body = body };
     }
 
     /// <summary>

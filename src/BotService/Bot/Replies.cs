@@ -132,7 +132,7 @@ internal static class Replies
 
         var source = answer.Sources[0];
         var line = source.Line;
-        var body = answer.Text.EndsWith(line, StringComparison.Ordinal) ? answer.Text[..^line.Length].TrimEnd() : answer.Text;
+        var body = answer.Body;
         var text = $"{Markdown(body)} [1]\n\n[1]: cite:1 \"{line.Replace("\"", "'", StringComparison.Ordinal)}\"";
         var citation = Json(w =>
         {
@@ -187,7 +187,7 @@ internal static class Replies
 
         var source = answer.Sources[0];
         var line = source.Line;
-        var body = answer.Text.EndsWith(line, StringComparison.Ordinal) ? answer.Text[..^line.Length].TrimEnd() : answer.Text;
+        var body = answer.Body;
         var card = Json(w =>
         {
             w.WriteStartObject();
@@ -285,7 +285,8 @@ internal static class Replies
         return sb.ToString();
     }
 
-    private static JsonElement Json(Action<Utf8JsonWriter> write)
+    /// <summary>A JSON value written with a <see cref="Utf8JsonWriter"/> (cards, entities: built once, so the cost is no matter).</summary>
+    internal static JsonElement Json(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))

@@ -69,8 +69,7 @@ internal sealed class TeamsAlertNotifier(
         var link = escalationId is { } g && Uri.TryCreate(publicBaseUrl, UriKind.Absolute, out var baseUri)
             ? new Uri(baseUri, $"dashboard/escalations/{g:D}").ToString()
             : null;
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        var card = Replies.Json(w =>
         {
             w.WriteStartObject();
             w.WriteString("type", "AdaptiveCard");
@@ -106,15 +105,14 @@ internal sealed class TeamsAlertNotifier(
 
             w.WriteEndArray();
             w.WriteEndObject();
-        }
+        });
 
-        using var card = JsonDocument.Parse(buffer.WrittenMemory);
         return new Activity
         {
             Type = ActivityTypes.Message,
             Text = $"{level} escalation ({rules}) on {escalation.Channel} at {when}",
             TextFormat = "plain",
-            Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card.RootElement.Clone() }],
+            Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
         };
 
         static void Fact(Utf8JsonWriter w, string title, string value)
