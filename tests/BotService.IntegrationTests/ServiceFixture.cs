@@ -10,7 +10,7 @@ namespace BotService.IntegrationTests;
 /// </summary>
 public sealed class ServiceFixture : IAsyncLifetime
 {
-    private WebApplication? _app;
+    private RunningService? _service;
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
 
@@ -18,33 +18,21 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     public string DataPath => Path.Combine(Root, "data");
 
-    public HttpClient Http { get; private set; } = null!;
+    public HttpClient Http => _service!.Http;
 
-    public IServiceProvider Services => _app!.Services;
+    public IServiceProvider Services => _service!.App.Services;
 
     public async Task InitializeAsync()
     {
         CopyDirectory(Path.Combine(RepoPaths.Root, "knowledge"), KnowledgePath);
-        (_app, Http) = await StartAsync(KnowledgePath, DataPath, b => b.Logging.AddProvider(Logs));
-        await WaitHealthyAsync(Http);
+        _service = await RunningService.StartHealthyAsync(KnowledgePath, Root, b => b.Logging.AddProvider(Logs));
     }
 
     public async Task DisposeAsync()
     {
-        Http.Dispose();
-        if (_app is not null)
+        if (_service is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
+            await _service.DisposeAsync();
         }
     }
 

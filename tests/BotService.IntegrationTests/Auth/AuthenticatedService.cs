@@ -24,11 +24,11 @@ public sealed class TurnCounter : Protocol.Turns.IMiddleware
 /// </summary>
 public sealed class AuthenticatedService : IAsyncLifetime
 {
-    private WebApplication? _app;
+    private RunningService? _service;
 
     public BotFrameworkIssuer Issuer { get; private set; } = null!;
 
-    public HttpClient Http { get; private set; } = null!;
+    public HttpClient Http => _service!.Http;
 
     public TurnCounter Counter { get; } = new();
 
@@ -38,7 +38,7 @@ public sealed class AuthenticatedService : IAsyncLifetime
     /// <summary>The staff channel that receives escalation alerts.</summary>
     public const string AlertChannel = "19:staffalerts@thread.tacv2";
 
-    public IServiceProvider Services => _app!.Services;
+    public IServiceProvider Services => _service!.App.Services;
 
     /// <summary>Endorsed for the channels the tests use.</summary>
     public RsaSecurityKey ChannelKey { get; private set; } = null!;
@@ -56,31 +56,20 @@ public sealed class AuthenticatedService : IAsyncLifetime
         ChannelKey = Issuer.AddChannelKey("channel-key-1", "webchat", "msteams", "directline");
         UnendorsedKey = Issuer.AddChannelKey("channel-key-bare", null);
         EmulatorKey = Issuer.AddEmulatorKey("emulator-key-1");
-        (_app, Http) = await ServiceFixture.StartAsync(Path.Combine(RepoPaths.Root, "knowledge"), Path.Combine(_root, "data"),
+        _service = await RunningService.StartHealthyAsync(Path.Combine(RepoPaths.Root, "knowledge"), _root,
             b => b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter)),
             [.. Issuer.ServiceArgs, $"--Teams:TenantId={TenantId}", "--Teams:PublicBaseUrl=https://bot.clinic.example/",
                 $"--Teams:AlertChannel:ServiceUrl={Issuer.ServiceUrl}", $"--Teams:AlertChannel:ConversationId={AlertChannel}",
                 "--Escalations:FirstRetry=00:00:00.200", "--Escalations:MaxRetry=00:00:01"]);
-        await ServiceFixture.WaitHealthyAsync(Http);
     }
 
     public async Task DisposeAsync()
     {
-        Http.Dispose();
-        if (_app is not null)
+        if (_service is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
+            await _service.DisposeAsync();
         }
 
         await Issuer.DisposeAsync();
-        try
-        {
-            Directory.Delete(_root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
-        }
     }
 }

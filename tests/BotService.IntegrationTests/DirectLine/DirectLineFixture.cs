@@ -14,41 +14,27 @@ namespace BotService.IntegrationTests.DirectLine;
 public sealed class DirectLineFixture : IAsyncLifetime
 {
     public const string Secret = "test-directline-secret-0123456789";
-    private WebApplication? _app;
+    private RunningService? _service;
 
     public string Root { get; } = Path.Combine(Path.GetTempPath(), "botservice-it", "dl-" + Guid.NewGuid().ToString("n"));
 
-    public HttpClient Http { get; private set; } = null!;
+    public HttpClient Http => _service!.Http;
 
     public LogCapture Logs { get; } = new();
 
-    public IServiceProvider Services => _app!.Services;
+    public IServiceProvider Services => _service!.App.Services;
 
     public string DataPath => Path.Combine(Root, "data");
 
-    public async Task InitializeAsync()
-    {
-        (_app, Http) = await ServiceFixture.StartAsync(RepoPaths.Knowledge, DataPath, b => b.Logging.AddProvider(Logs),
+    public async Task InitializeAsync() =>
+        _service = await RunningService.StartHealthyAsync(RepoPaths.Knowledge, Root, b => b.Logging.AddProvider(Logs),
             $"--DirectLine:Secret={Secret}", "--DirectLine:TokenRequestsPerMinute=10000", "--DirectLine:MaxActivityBytes=8192", "--DirectLine:KeepAliveInterval=00:00:01");
-        await ServiceFixture.WaitHealthyAsync(Http);
-    }
 
     public async Task DisposeAsync()
     {
-        Http.Dispose();
-        if (_app is not null)
+        if (_service is not null)
         {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
+            await _service.DisposeAsync();
         }
     }
 
