@@ -342,7 +342,15 @@ public sealed class TrustedServiceUrls
     public bool IsTrusted(Uri requestUri)
     {
         var target = requestUri.GetLeftPart(UriPartial.Path);
-        return _urls.Keys.Any(prefix => target.StartsWith(prefix, StringComparison.OrdinalIgnoreCase));
+        foreach (var (prefix, _) in _urls) // enumerating the dictionary itself: .Keys would copy them on every request
+        {
+            if (target.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string? Normalise(string serviceUrl) =>
