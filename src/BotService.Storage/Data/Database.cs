@@ -12,17 +12,22 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, string dat
 {
     private readonly Lock _lock = new();
     private volatile bool _ready;
+    private volatile int _generation;
 
     public string DataPath { get; } = dataPath;
 
     public BotDbContext Open() => factory.CreateDbContext();
 
-    /// <summary>Migrates if needed (first use, or the file vanished). Throws if the database cannot be reached.</summary>
-    public void EnsureReady()
+    /// <summary>
+    /// Migrates if needed (first use, or the file vanished). Throws if the database cannot be reached. Returns the
+    /// database's generation, which changes whenever it was made ready again: a connection kept open from an earlier
+    /// generation may write to a file that is gone.
+    /// </summary>
+    public int EnsureReady()
     {
         if (_ready && StorageSetup.DatabaseFileExists(DataPath))
         {
-            return;
+            return _generation;
         }
 
         lock (_lock)
@@ -37,8 +42,11 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, string dat
             {
                 using var db = factory.CreateDbContext();
                 StorageSetup.Migrate(db, DataPath);
+                _generation++;
                 _ready = true;
             }
+
+            return _generation;
         }
     }
 

@@ -99,6 +99,7 @@ public sealed partial class TranscriptStore : BackgroundService
 
     private readonly string _connectionString;
     private readonly string _synchronous;
+    private Writer? _writer; // the writer thread's alone
 
     public TranscriptStore(Database database, TranscriptOptions options, TimeProvider time, ILogger<TranscriptStore> log)
     {
@@ -230,29 +231,42 @@ public sealed partial class TranscriptStore : BackgroundService
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // Its own thread: SQLite's calls are synchronous (a commit waits for the disk's flush), and a thread-pool
+        // thread blocked on fsync is one of two on this kind of machine.
+        Task.Factory.StartNew(RunWriter, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void RunWriter()
     {
         var batch = new List<Request>(MaxBatch);
         var reader = _queue.Reader;
-        // Not the stopping token: requests already accepted are written before the writer ends (StopAsync completes the queue).
-        while (await reader.WaitToReadAsync(CancellationToken.None))
+        try
         {
-            while (batch.Count < MaxBatch && reader.TryRead(out var request))
+            // Not the stopping token: requests already accepted are written before the writer ends (StopAsync completes the queue).
+            while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
             {
-                batch.Add(request);
-            }
+                while (batch.Count < MaxBatch && reader.TryRead(out var request))
+                {
+                    batch.Add(request);
+                }
 
-            await WriteAsync(batch);
-            batch.Clear();
+                Write(batch);
+                batch.Clear();
+            }
+        }
+        finally
+        {
+            _writer?.Dispose();
+            _writer = null;
         }
     }
 
-    private async Task WriteAsync(List<Request> batch)
+    private void Write(List<Request> batch)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await WriteBatchAsync(batch);
+            WriteBatch(batch);
             foreach (var request in batch)
             {
                 request.Done.TrySetResult();
@@ -263,6 +277,8 @@ public sealed partial class TranscriptStore : BackgroundService
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             WriteFailed(_log, batch.Count, e.GetType().Name, e.Message); // SQLite messages name codes, never values
+            _writer?.Dispose(); // the next write opens the database afresh
+            _writer = null;
             _database.Invalidate();
             if (batch.Count == 1)
             {
@@ -275,37 +291,37 @@ public sealed partial class TranscriptStore : BackgroundService
             {
                 try
                 {
-                    await WriteBatchAsync([request]);
+                    WriteBatch([request]);
                     request.Done.TrySetResult();
                 }
                 catch (Exception single) when (single is not OutOfMemoryException)
                 {
+                    _writer?.Dispose();
+                    _writer = null;
                     request.Done.TrySetException(single);
                 }
             }
         }
     }
 
-    private async Task WriteBatchAsync(List<Request> batch)
+    private void WriteBatch(List<Request> batch)
     {
-        _database.EnsureReady();
-        await using var connection = new SqliteConnection(_connectionString);
-        await connection.OpenAsync();
-        await using (var pragma = connection.CreateCommand())
+        var generation = _database.EnsureReady();
+        if (_writer is { } open && open.Generation != generation)
         {
-            pragma.CommandText = _synchronous;
-            await pragma.ExecuteNonQueryAsync();
+            open.Dispose(); // the file was created again since: this connection writes to the old one
+            _writer = null;
         }
 
-        await using var tx = (SqliteTransaction)await connection.BeginTransactionAsync();
-        var sql = new Commands(connection, tx);
+        var sql = _writer ??= Writer.Open(_connectionString, _synchronous, generation);
         var nowDb = _time2db.ConvertToProvider(_time.GetUtcNow())!;
         var touched = new HashSet<string>(StringComparer.Ordinal); // one conversation-row update per conversation per batch
+        using var tx = sql.Begin();
         foreach (var request in batch)
         {
             if (request.NewConversation is { } c)
             {
-                request.Created = await sql.CreateConversation.Run(c.Id, c.Channel, (object?)c.UserId ?? DBNull.Value, nowDb) == 1;
+                request.Created = sql.CreateConversation.Run(c.Id, c.Channel, (object?)c.UserId ?? DBNull.Value, nowDb) == 1;
                 continue;
             }
 
@@ -316,26 +332,26 @@ public sealed partial class TranscriptStore : BackgroundService
                 var (seq, id, _) = request.Reserved![i];
                 if (touched.Add(item.ConversationId))
                 {
-                    await sql.TouchConversation.Run(item.ConversationId, item.Channel, (object?)item.UserId ?? DBNull.Value, nowDb);
+                    sql.TouchConversation.Run(item.ConversationId, item.Channel, (object?)item.UserId ?? DBNull.Value, nowDb);
                 }
 
                 // Inserts, or gives its place to a row the escalation dispatcher wrote first (no Seq); a row already in
                 // the transcript under this id is left alone and keeps its position (a retried append).
                 var json = (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;
-                if (await sql.UpsertActivity.Run(item.ConversationId, id, item.Role, item.Text ?? string.Empty, nowDb, seq, item.Type, json) == 1)
+                if (sql.UpsertActivity.Run(item.ConversationId, id, item.Role, item.Text ?? string.Empty, nowDb, seq, item.Type, json) == 1)
                 {
                     positions[i] = new TranscriptPosition(seq, id, false);
                 }
                 else
                 {
-                    positions[i] = new TranscriptPosition((long)(await sql.FindActivity.Scalar(item.ConversationId, id))!, id, true);
+                    positions[i] = new TranscriptPosition((long)sql.FindActivity.Scalar(item.ConversationId, id)!, id, true);
                 }
             }
 
             request.Positions = positions;
         }
 
-        await tx.CommitAsync();
+        tx.Commit();
         lock (_reserve)
         {
             foreach (var request in batch.Where(r => r.Created))
@@ -360,41 +376,99 @@ public sealed partial class TranscriptStore : BackgroundService
         public bool Created { get; set; }
     }
 
-    /// <summary>The writer's statements, prepared once per transaction and reused for every row of the batch.</summary>
-    private sealed class Commands(SqliteConnection connection, SqliteTransaction tx)
+    /// <summary>
+    /// The writer's own connection, kept open between batches with its statements compiled once: a batch costs its
+    /// rows and one commit, not an open, a pragma and five statement compilations. Dropped after any failure, and
+    /// when the database file was created again (<see cref="Database.EnsureReady"/>'s generation).
+    /// </summary>
+    private sealed class Writer : IDisposable
     {
-        public Statement TouchConversation { get; } = new(connection, tx,
-            "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
-            "ON CONFLICT(Id) DO UPDATE SET LastActivityAt = excluded.LastActivityAt");
+        private readonly SqliteConnection _connection;
 
-        public Statement CreateConversation { get; } = new(connection, tx,
-            "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
-            "ON CONFLICT(Id) DO NOTHING");
+        private Writer(SqliteConnection connection, int generation)
+        {
+            _connection = connection;
+            Generation = generation;
+            TouchConversation = new(connection,
+                "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
+                "ON CONFLICT(Id) DO UPDATE SET LastActivityAt = excluded.LastActivityAt");
+            CreateConversation = new(connection,
+                "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
+                "ON CONFLICT(Id) DO NOTHING");
+            FindActivity = new(connection, "SELECT Seq FROM messages WHERE ConversationId = $p0 AND ActivityId = $p1");
+            UpsertActivity = new(connection,
+                "INSERT INTO messages (ConversationId, ActivityId, Role, Text, CreatedAt, Seq, Type, ActivityJson) " +
+                "VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7) " +
+                "ON CONFLICT(ConversationId, ActivityId) DO UPDATE SET Seq = excluded.Seq, Type = excluded.Type, " +
+                "ActivityJson = excluded.ActivityJson WHERE messages.Seq IS NULL");
+        }
 
-        public Statement FindActivity { get; } = new(connection, tx,
-            "SELECT Seq FROM messages WHERE ConversationId = $p0 AND ActivityId = $p1");
+        public int Generation { get; }
 
-        public Statement UpsertActivity { get; } = new(connection, tx,
-            "INSERT INTO messages (ConversationId, ActivityId, Role, Text, CreatedAt, Seq, Type, ActivityJson) " +
-            "VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7) " +
-            "ON CONFLICT(ConversationId, ActivityId) DO UPDATE SET Seq = excluded.Seq, Type = excluded.Type, " +
-            "ActivityJson = excluded.ActivityJson WHERE messages.Seq IS NULL");
+        public Statement TouchConversation { get; }
+
+        public Statement CreateConversation { get; }
+
+        public Statement FindActivity { get; }
+
+        public Statement UpsertActivity { get; }
+
+        public static Writer Open(string connectionString, string synchronous, int generation)
+        {
+            var connection = new SqliteConnection(connectionString);
+            try
+            {
+                connection.Open();
+                using (var pragma = connection.CreateCommand())
+                {
+                    pragma.CommandText = synchronous;
+                    pragma.ExecuteNonQuery();
+                }
+
+                return new Writer(connection, generation);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }
+
+        public SqliteTransaction Begin()
+        {
+            var tx = _connection.BeginTransaction();
+            TouchConversation.Enlist(tx);
+            CreateConversation.Enlist(tx);
+            FindActivity.Enlist(tx);
+            UpsertActivity.Enlist(tx);
+            return tx;
+        }
+
+        public void Dispose()
+        {
+            TouchConversation.Dispose();
+            CreateConversation.Dispose();
+            FindActivity.Dispose();
+            UpsertActivity.Dispose();
+            _connection.Dispose(); // back to its pool, which Database.Invalidate clears when the file is in doubt
+        }
     }
 
-    private sealed class Statement
+    private sealed class Statement : IDisposable
     {
         private readonly SqliteCommand _command;
 
-        public Statement(SqliteConnection connection, SqliteTransaction tx, string sql)
+        public Statement(SqliteConnection connection, string sql)
         {
             _command = connection.CreateCommand();
-            _command.Transaction = tx;
             _command.CommandText = sql;
             for (var i = 0; i < 8 && sql.Contains($"$p{i}", StringComparison.Ordinal); i++)
             {
                 _command.Parameters.Add(new SqliteParameter($"$p{i}", null));
             }
         }
+
+        public void Enlist(SqliteTransaction tx) => _command.Transaction = tx;
 
         private void Bind(object[] values)
         {
@@ -404,17 +478,19 @@ public sealed partial class TranscriptStore : BackgroundService
             }
         }
 
-        public Task<int> Run(params object[] values)
+        public int Run(params object[] values)
         {
             Bind(values);
-            return _command.ExecuteNonQueryAsync();
+            return _command.ExecuteNonQuery();
         }
 
-        public Task<object?> Scalar(params object[] values)
+        public object? Scalar(params object[] values)
         {
             Bind(values);
-            return _command.ExecuteScalarAsync();
+            return _command.ExecuteScalar();
         }
+
+        public void Dispose() => _command.Dispose();
     }
 
     [LoggerMessage(2201, LogLevel.Trace, "Transcript: {Requests} requests, {Activities} activities committed in {Ms:F2} ms")]

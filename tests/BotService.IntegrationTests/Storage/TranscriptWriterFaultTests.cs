@@ -1,0 +1,67 @@
+using BotService.Storage.Data;
+using BotService.Storage.Transcripts;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BotService.IntegrationTests.Storage;
+
+/// <summary>
+/// The transcript store's writer keeps one connection open between batches; these check that it never writes into a
+/// file that is gone, on a store of its own over a real SQLite file.
+/// </summary>
+public sealed class TranscriptWriterFaultTests : IAsyncLifetime
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "tx-fault-" + Guid.NewGuid().ToString("n"));
+    private Database _database = null!;
+    private TranscriptStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        var builder = new DbContextOptionsBuilder<BotDbContext>();
+        StorageSetup.ConfigureSqlite(builder, _root);
+        _database = new Database(new Factory(builder.Options), _root);
+        _store = new TranscriptStore(_database, new TranscriptOptions(), TimeProvider.System, NullLogger<TranscriptStore>.Instance);
+        await _store.StartAsync(CancellationToken.None);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _store.StopAsync(CancellationToken.None);
+        _store.Dispose();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    private static TranscriptAppend Item(string conversation, string text) =>
+        new(conversation, "test", TranscriptRoles.Visitor, "message", null, text, RenderJson: null);
+
+    [Fact]
+    public async Task AppendAsync_DatabaseFileDeletedBetweenBatches_NextAppendLandsInTheNewFile()
+    {
+        // Arrange: a first append opens the writer's connection.
+        await _store.AppendAsync([Item("c-before", "one")], CancellationToken.None);
+
+        // Act: the file goes (an operator's mistake, a cleanup job), then another append comes.
+        foreach (var f in Directory.GetFiles(_root, StorageSetup.DatabaseFileName + "*"))
+        {
+            File.Delete(f);
+        }
+
+        var position = (await _store.AppendAsync([Item("c-after", "two")], CancellationToken.None))[0];
+
+        // Assert: the row is in the file on disk now, read through a connection of its own.
+        Assert.True(File.Exists(Path.Combine(_root, StorageSetup.DatabaseFileName)));
+        await using var connection = new SqliteConnection(StorageSetup.SqliteConnectionString(_root) + ";Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT Seq FROM messages WHERE ConversationId = 'c-after'";
+        Assert.Equal(position.Seq, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    private sealed class Factory(DbContextOptions<BotDbContext> options) : IDbContextFactory<BotDbContext>
+    {
+        public BotDbContext CreateDbContext() => new(options);
+    }
+}
