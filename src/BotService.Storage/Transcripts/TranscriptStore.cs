@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using BotService.Storage.Data;
 using Microsoft.Data.Sqlite;
@@ -132,9 +133,9 @@ public sealed partial class TranscriptStore : BackgroundService
     /// </summary>
     public async ValueTask<TranscriptWrite> BeginAppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
     {
-        if (items.Count == 0)
+        if (TryBeginAppend(items, out var queued))
         {
-            return new TranscriptWrite([], Task.FromResult<IReadOnlyList<TranscriptPosition>>([]));
+            return queued;
         }
 
         foreach (var conversation in items.Select(i => i.ConversationId).Distinct(StringComparer.Ordinal))
@@ -155,10 +156,40 @@ public sealed partial class TranscriptStore : BackgroundService
             }
         }
 
+        if (!TryBeginAppend(items, out var write))
+        {
+            throw new InvalidOperationException("A conversation's numbers were forgotten while it was being appended to.");
+        }
+
+        return write;
+    }
+
+    /// <summary>
+    /// <see cref="BeginAppendAsync"/> without waiting for anything: succeeds when every conversation of
+    /// <paramref name="items"/> has been seen since the start (its last number is known), which is every turn after a
+    /// conversation's first; false, with nothing queued, when one would have to be read from the database.
+    /// </summary>
+    public bool TryBeginAppend(IReadOnlyList<TranscriptAppend> items, [NotNullWhen(true)] out TranscriptWrite? write)
+    {
+        if (items.Count == 0)
+        {
+            write = new TranscriptWrite([], Task.FromResult<IReadOnlyList<TranscriptPosition>>([]));
+            return true;
+        }
+
         var request = new Request(items, null);
         var reserved = new TranscriptPosition[items.Count];
         lock (_reserve)
         {
+            foreach (var item in items)
+            {
+                if (!_lastSeq.ContainsKey(item.ConversationId))
+                {
+                    write = null;
+                    return false;
+                }
+            }
+
             for (var i = 0; i < items.Count; i++)
             {
                 var seq = ++System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_lastSeq, items[i].ConversationId);
@@ -169,7 +200,8 @@ public sealed partial class TranscriptStore : BackgroundService
             Enqueue(request); // inside the lock: queue order is number order
         }
 
-        return new TranscriptWrite(reserved, Completion(request));
+        write = new TranscriptWrite(reserved, Completion(request));
+        return true;
     }
 
     private static async Task<IReadOnlyList<TranscriptPosition>> Completion(Request request)

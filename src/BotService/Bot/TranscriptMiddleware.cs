@@ -71,15 +71,28 @@ internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, I
             return;
         }
 
-        Task[] pending;
+        Task<TranscriptWrite?>[] queued;
         lock (writes)
         {
-            pending = [.. writes.Select(w => CommittedAsync(w, channel))];
+            queued = [.. writes];
+        }
+
+        if (queued.Length == 0)
+        {
+            return;
         }
 
         try
         {
-            await Task.WhenAll(pending).WaitAsync(CommitBudget, cancellationToken);
+            // The store commits in queue order, so the last append done means every earlier one is done too.
+            await CommittedAsync(queued[^1], channel).WaitAsync(CommitBudget, cancellationToken);
+            foreach (var earlier in queued.AsSpan(0, queued.Length - 1))
+            {
+                if (earlier.Result is { Completion.IsFaulted: true } failed)
+                {
+                    AppendFailed(log, channel, failed.Reserved.Count, failed.Completion.Exception!.InnerException!.GetType().Name);
+                }
+            }
         }
         catch (TimeoutException)
         {
@@ -88,27 +101,47 @@ internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, I
     }
 
     /// <summary>
-    /// Queues an append after the one before it (so the transcript keeps the turn's order), on a thread-pool thread: a
-    /// new conversation's first number is read from the database, and the first use of the database builds its model,
-    /// both before the store's first await; neither may delay the turn. Failures are logged here and yield null.
+    /// Queues an append after the one before it, so the transcript keeps the turn's order. In the common case (the
+    /// store knows the conversation, the append before is queued) that is done at once on this thread; otherwise on a
+    /// thread-pool thread, since a new conversation's first number is read from the database, and the first use of the
+    /// database builds its model: neither may delay the turn. Failures are logged here and yield null.
     /// </summary>
-    private Task<TranscriptWrite?> Queue(Task<TranscriptWrite?>? after, TranscriptAppend[] items, string channel) => Task.Run(async () =>
+    private Task<TranscriptWrite?> Queue(Task<TranscriptWrite?>? after, TranscriptAppend[] items, string channel)
     {
-        if (after is not null)
+        if (after is null || after.IsCompletedSuccessfully)
         {
-            await after; // never throws: failures become null
+            try
+            {
+                if (transcript.TryBeginAppend(items, out var write))
+                {
+                    return Task.FromResult<TranscriptWrite?>(write);
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                AppendFailed(log, channel, items.Length, e.GetType().Name); // shutting down
+                return Task.FromResult<TranscriptWrite?>(null);
+            }
         }
 
-        try
+        return Task.Run(async () =>
         {
-            return await transcript.BeginAppendAsync(items, CancellationToken.None);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            AppendFailed(log, channel, items.Length, e.GetType().Name);
-            return null;
-        }
-    });
+            if (after is not null)
+            {
+                await after; // never throws: failures become null
+            }
+
+            try
+            {
+                return await transcript.BeginAppendAsync(items, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                AppendFailed(log, channel, items.Length, e.GetType().Name);
+                return null;
+            }
+        });
+    }
 
     private async Task CommittedAsync(Task<TranscriptWrite?> queued, string channel)
     {
