@@ -33,13 +33,15 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
 
     public string Url { get; private set; } = string.Empty;
 
-    /// <summary>What the Connector received: path, the Authorization header, and the activity JSON.</summary>
-    public ConcurrentQueue<(string Path, string? Authorization, string Body)> Received { get; } = new();
+    /// <summary>What the Connector received by POST (send, reply): path, the Authorization header, the activity JSON, and the id it gave it.</summary>
+    public ConcurrentQueue<(string Path, string? Authorization, string Body, string Id)> Received { get; } = new();
 
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
 
     /// <summary>Statuses the Connector answers to its next POSTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
     public ConcurrentQueue<int> FailNext { get; } = new();
+
+    private int _activityIds;
 
     public int KeySetRequests => Volatile.Read(ref _keySetRequests);
 
@@ -171,22 +173,35 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
         });
         _app.MapPost("/connector/v3/conversations/{conversation}/activities/{activity?}", async (HttpContext http) =>
         {
-            if (FailNext.TryDequeue(out var failure))
+            if (Refusal(http) is { } refused)
             {
-                if (failure == 429)
-                {
-                    http.Response.Headers.RetryAfter = "1";
-                }
-
-                return Results.Json(new { error = new { code = failure == 429 ? "Throttled" : "ServiceUnavailable", message = "outage" } }, statusCode: failure);
+                return refused;
             }
 
             using var reader = new StreamReader(http.Request.Body);
-            Received.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), await reader.ReadToEndAsync()));
+            var body = await reader.ReadToEndAsync();
+            var id = "sent-" + Interlocked.Increment(ref _activityIds);
+            Received.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), body, id));
             return http.Request.Headers.Authorization.ToString() == "Bearer " + IssuedAccessToken
-                ? Results.Json(new { id = "sent-" + Received.Count })
+                ? Results.Json(new { id })
                 : Results.Json(new { error = new { code = "Unauthorized", message = "bad token" } }, statusCode: 401);
         });
+    }
+
+    /// <summary><see cref="FailNext"/>'s answer to this call, if it is to be refused.</summary>
+    private IResult? Refusal(HttpContext http)
+    {
+        if (!FailNext.TryDequeue(out var status))
+        {
+            return null;
+        }
+
+        if (status == 429)
+        {
+            http.Response.Headers.RetryAfter = "1";
+        }
+
+        return Results.Json(new { error = new { code = status == 429 ? "Throttled" : "ServiceUnavailable", message = "outage" } }, statusCode: status);
     }
 
     private static Dictionary<string, object> Jwk(RsaSecurityKey key, string[]? endorsements)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BotService.Storage.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -10,7 +11,8 @@ namespace BotService.IntegrationTests.Auth;
 /// <summary>
 /// Escalation alerts as Adaptive Cards in the configured Teams staff channel, through the loopback Connector (which
 /// checks the bot's token): delivered exactly once after an outage of 503s and 429s, with no message text, and the
-/// visitor's crisis reply is not held up by it. Own service instance, so other tests' alerts don't interleave.
+/// visitor's crisis reply is not held up by it; an installation recorded but the configured channel winning. Own
+/// service instance, so other tests' alerts don't interleave.
 /// </summary>
 public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixture<AuthenticatedService>
 {
@@ -68,7 +70,56 @@ public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixtur
         Assert.False(string.IsNullOrEmpty(facts["Reasons"]));
     }
 
-    private IEnumerable<(string Path, string? Authorization, string Body)> Alerts() =>
+    [Fact]
+    public async Task Install_WhileAChannelIsConfigured_IsRecordedButAlertsStayThere_OtherTenantsAndEmulatorTokensAreIgnored()
+    {
+        // Arrange
+        var team = "19:team-" + Guid.NewGuid().ToString("n") + "@thread.tacv2";
+        var channel = "19:chosen-" + Guid.NewGuid().ToString("n") + "@thread.tacv2";
+        var otherTenantTeam = "19:other-" + Guid.NewGuid().ToString("n") + "@thread.tacv2";
+        var emulatorTeam = "19:emulator-" + Guid.NewGuid().ToString("n") + "@thread.tacv2";
+        var serviceUrl = service.Issuer.ServiceUrl;
+        var channelToken = BotFrameworkIssuer.ChannelToken(service.ChannelKey, serviceUrl);
+
+        // Act
+        using var added = await TeamsKit.PostAsync(service.Http, TeamsKit.InstallationUpdate(serviceUrl, "add", team, channel), channelToken);
+        using var otherTenant = await TeamsKit.PostAsync(service.Http,
+            TeamsKit.InstallationUpdate(serviceUrl, "add", otherTenantTeam, channel, tenant: "00000000-0000-0000-0000-00000000beef"), channelToken);
+        using var emulator = await TeamsKit.PostAsync(service.Http, TeamsKit.InstallationUpdate(serviceUrl, "add", emulatorTeam, channel),
+            BotFrameworkIssuer.EmulatorToken(service.EmulatorKey, "1.0"));
+        var conversation = "configured-" + Guid.NewGuid().ToString("n")[..12];
+        await TeamsKit.CrisisAsync(service.Http, service.ChannelKey, serviceUrl, conversation, "I swallowed all my pills an hour ago");
+        var id = await TeamsKit.EscalationIdAsync(service.Services, conversation);
+        await PostedAlertAsync(id);
+
+        // Assert: recorded from the clinic's tenant with a channel token only; the channel was told alerts go elsewhere
+        Assert.All(new[] { added, otherTenant, emulator }, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        await using (var db = service.Services.GetRequiredService<Database>().Open())
+        {
+            var learned = await db.TeamsChannels.Where(c => c.TeamId == team || c.TeamId == otherTenantTeam || c.TeamId == emulatorTeam).ToListAsync();
+            var only = Assert.Single(learned);
+            Assert.Equal((team, channel, serviceUrl, AuthenticatedService.TenantId), (only.TeamId, only.ConversationId, only.ServiceUrl, only.TenantId));
+        }
+
+        var inChosenChannel = service.Issuer.Received.Where(r => r.Path.Contains(channel, StringComparison.Ordinal)).ToList();
+        var told = Assert.Single(inChosenChannel); // the note, and no alert
+        Assert.Equal(Bot.TeamsAlertChannels.ConfiguredElsewhere, Text(told.Body));
+    }
+
+    /// <summary>Waits for the alert of an escalation to be posted; returns the Connector's id for it and the conversation.</summary>
+    private async Task<(string Id, string Conversation)> PostedAlertAsync(Guid escalationId)
+    {
+        var marker = $"dashboard/escalations/{escalationId:D}";
+        await TeamsKit.WaitUntilAsync(() => Alerts().Any(a => a.Body.Contains(marker, StringComparison.Ordinal) && a.Path.EndsWith("/activities", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), "the alert of " + escalationId);
+        var alert = Alerts().Single(a => a.Body.Contains(marker, StringComparison.Ordinal) && a.Path.EndsWith("/activities", StringComparison.Ordinal));
+        var conversation = JsonDocument.Parse(alert.Body).RootElement.GetProperty("conversation").GetProperty("id").GetString()!;
+        return (alert.Id, conversation);
+    }
+
+    private static string? Text(string activityJson) => JsonDocument.Parse(activityJson).RootElement.GetProperty("text").GetString();
+
+    private IEnumerable<(string Path, string? Authorization, string Body, string Id)> Alerts() =>
         service.Issuer.Received.Where(r => r.Path.Contains(AuthenticatedService.AlertChannel, StringComparison.Ordinal));
 
     private async Task<Guid> EscalationIdAsync(string conversationId)
