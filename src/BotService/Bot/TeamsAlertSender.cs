@@ -16,17 +16,22 @@ namespace BotService.Bot;
 internal sealed record TeamsSenderHealth(int WaitingAlerts, bool NoChannel, string? ConnectorError, TimeSpan FailingFor);
 
 /// <summary>
-/// Posts the queued Teams alerts from the database (emergencies first, then oldest) to the alert channel: the
-/// configured one, else the one learned from the app's installation; with neither, they wait (said once in the log and
-/// on /healthz). The dispatcher's notifier only queues, so it never waits on the Connector.
+/// Everything the service posts to the Teams staff channel, from the database, in one place and one order: queued
+/// alerts (emergencies first, then oldest) to the configured channel, else the learned one (with neither they wait,
+/// said once in the log and on /healthz), then cards whose escalation has changed since they were posted (claimed,
+/// resolved, reopened: updated in place with a PUT). It compares what each card shows with the escalation's row, so
+/// an update cannot be lost: the dashboard's action is committed before the sender is woken, nothing else needs to be
+/// remembered, and after a restart or an outage the next pass finds whatever is still out of date. Neither the
+/// dispatcher (whose notifier only queues) nor the dashboard ever waits on it.
 /// <para>
 /// A Connector that fails (5xx, 429, a timeout, no token; each call already retried within the resilience handler)
 /// pauses the whole pass with backoff (<c>Escalations:FirstRetry</c> doubling up to <c>Escalations:MaxRetry</c>), so an
 /// outage costs one probe per backoff, not one per waiting alert, and everything goes out, once, when it is back. An
-/// alert is never dropped: if the Connector refuses it, it is retried the same way.
+/// alert is never dropped: if the Connector refuses it, it is retried the same way. An update the Connector refuses
+/// for good (4xx: the message was deleted, the bot was removed) is recorded and not tried again.
 /// </para>
 /// </summary>
-internal sealed partial class TeamsAlertSender : BackgroundService
+internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationChangeListener
 {
     private const int Batch = 50;
     private static readonly TimeSpan Rescan = TimeSpan.FromSeconds(30);
@@ -74,6 +79,8 @@ internal sealed partial class TeamsAlertSender : BackgroundService
             _wake.Release();
         }
     }
+
+    public void Changed(Guid escalationId) => Wake();
 
     public TeamsSenderHealth Health() =>
         new(_waiting, _noChannel, _connectorError,
@@ -209,8 +216,61 @@ internal sealed partial class TeamsAlertSender : BackgroundService
             _toldNoChannel = false;
         }
 
+        // 2. Cards whose escalation changed since they were posted or last updated.
+        List<(TeamsAlertRecord Alert, EscalationRecord Escalation)> stale;
+        await using (var db = _database.Open())
+        {
+            stale = (await (from a in db.TeamsAlerts.AsNoTracking()
+                            where a.State == TeamsAlertRecord.Posted && a.ActivityId != null && a.UpdateError == null
+                            join e in db.Escalations.AsNoTracking() on a.EscalationId equals e.Id
+                            where a.ShownStatus != e.Status || a.ShownOwner != e.ClaimedByName || a.ShownOutcome != e.Outcome
+                                  || a.ShownReopenCount != e.ReopenCount
+                            select new { a, e }).Take(Batch).ToListAsync(cancellationToken))
+                .Select(x => (x.a, x.e)).ToList();
+        }
+
+        foreach (var (alert, escalation) in stale)
+        {
+            _trusted.Add(alert.ServiceUrl!); // where this bot posted the alert with its token
+            var activity = TeamsAlertCards.Alert(escalation, publicBaseUrl) with
+            {
+                Id = alert.ActivityId,
+                ServiceUrl = alert.ServiceUrl,
+                ChannelId = TeamsActivity.ChannelId,
+                Conversation = new ConversationAccount { Id = alert.ConversationId, IsGroup = true, ConversationType = "channel" },
+            };
+            var result = await CallAsync(c => connector.UpdateAsync(activity, c), cancellationToken);
+            if (result.Permanent)
+            {
+                await using var db = _database.Open();
+                await db.TeamsAlerts.Where(a => a.EscalationId == alert.EscalationId)
+                    .ExecuteUpdateAsync(s => s.SetProperty(a => a.UpdateError, result.Error), cancellationToken);
+                GaveUp(_log, "card update", escalation.Id, result.Error!);
+                progress++;
+                continue;
+            }
+
+            if (!result.Sent)
+            {
+                return Failed(result.Error!, "card update");
+            }
+
+            await using (var db = _database.Open())
+            {
+                // What this card now shows: the escalation as read before the PUT. A change since then makes it stale again.
+                await db.TeamsAlerts.Where(a => a.EscalationId == alert.EscalationId).ExecuteUpdateAsync(s => s
+                    .SetProperty(a => a.ShownStatus, escalation.Status)
+                    .SetProperty(a => a.ShownOwner, escalation.ClaimedByName)
+                    .SetProperty(a => a.ShownOutcome, escalation.Outcome)
+                    .SetProperty(a => a.ShownReopenCount, escalation.ReopenCount), cancellationToken);
+            }
+
+            progress++;
+            CardUpdated(_log, escalation.Id, escalation.Status);
+        }
+
         Recovered();
-        return progress > 0 && queued.Count == Batch;
+        return progress > 0 && (queued.Count == Batch || stale.Count == Batch);
     }
 
     private async Task RecordPostedAsync(Posted posted, CancellationToken cancellationToken)
@@ -311,6 +371,9 @@ internal sealed partial class TeamsAlertSender : BackgroundService
     [LoggerMessage(8510, LogLevel.Information, "Teams: alert for escalation {EscalationId} posted")]
     private static partial void AlertPosted(ILogger logger, Guid escalationId);
 
+    [LoggerMessage(8511, LogLevel.Information, "Teams: card of escalation {EscalationId} updated ({Status})")]
+    private static partial void CardUpdated(ILogger logger, Guid escalationId, string status);
+
     [LoggerMessage(8513, LogLevel.Error,
         "Teams: {Count} escalation alerts are waiting: no alert channel is configured (Teams:AlertChannel) or learned (add the app to the staff team); they are posted once one is known")]
     private static partial void NoChannel(ILogger logger, int count);
@@ -320,6 +383,9 @@ internal sealed partial class TeamsAlertSender : BackgroundService
 
     [LoggerMessage(8515, LogLevel.Warning, "Teams: the Connector answers again after {Seconds:F0} s; what waited is being sent")]
     private static partial void ConnectorBack(ILogger logger, double seconds);
+
+    [LoggerMessage(8516, LogLevel.Warning, "Teams: the Connector refused the {What} of escalation {EscalationId} for good ({Error}); not tried again")]
+    private static partial void GaveUp(ILogger logger, string what, Guid escalationId, string error);
 
     [LoggerMessage(8517, LogLevel.Error, "Teams: a sender pass failed ({Error}); tried again with backoff")]
     private static partial void StepFailed(ILogger logger, string error);

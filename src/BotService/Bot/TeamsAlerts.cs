@@ -72,7 +72,7 @@ internal sealed class TeamsAlertNotifier(Database database, TeamsAlertSender sen
 /// </summary>
 internal static class TeamsAlertCards
 {
-    /// <summary>The alert, showing the escalation's status when it is posted.</summary>
+    /// <summary>The alert, showing the escalation's status now (it is updated in place when staff act on it).</summary>
     public static Activity Alert(EscalationRecord escalation, string? publicBaseUrl)
     {
         var level = Level(escalation);
@@ -195,6 +195,7 @@ internal static class TeamsAlertServices
         services.AddSingleton<TeamsAlertSender>();
         services.AddHostedService(sp => sp.GetRequiredService<TeamsAlertSender>());
         services.AddSingleton<IEscalationNotifier, TeamsAlertNotifier>();
+        services.AddSingleton<IEscalationChangeListener>(sp => sp.GetRequiredService<TeamsAlertSender>());
         services.AddHealthChecks().AddCheck<TeamsHealthCheck>("teams");
         return services;
     }

@@ -36,9 +36,12 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
     /// <summary>What the Connector received by POST (send, reply): path, the Authorization header, the activity JSON, and the id it gave it.</summary>
     public ConcurrentQueue<(string Path, string? Authorization, string Body, string Id)> Received { get; } = new();
 
+    /// <summary>What the Connector received by PUT (an update of an activity the bot sent): path, Authorization, activity JSON.</summary>
+    public ConcurrentQueue<(string Path, string? Authorization, string Body)> Updated { get; } = new();
+
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
 
-    /// <summary>Statuses the Connector answers to its next POSTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
+    /// <summary>Statuses the Connector answers to its next POSTs and PUTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
     public ConcurrentQueue<int> FailNext { get; } = new();
 
     private int _activityIds;
@@ -184,6 +187,19 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
             Received.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), body, id));
             return http.Request.Headers.Authorization.ToString() == "Bearer " + IssuedAccessToken
                 ? Results.Json(new { id })
+                : Results.Json(new { error = new { code = "Unauthorized", message = "bad token" } }, statusCode: 401);
+        });
+        _app.MapPut("/connector/v3/conversations/{conversation}/activities/{activity}", async (HttpContext http) =>
+        {
+            if (Refusal(http) is { } refused)
+            {
+                return refused;
+            }
+
+            using var reader = new StreamReader(http.Request.Body);
+            Updated.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), await reader.ReadToEndAsync()));
+            return http.Request.Headers.Authorization.ToString() == "Bearer " + IssuedAccessToken
+                ? Results.Json(new { id = http.Request.RouteValues["activity"] })
                 : Results.Json(new { error = new { code = "Unauthorized", message = "bad token" } }, statusCode: 401);
         });
     }

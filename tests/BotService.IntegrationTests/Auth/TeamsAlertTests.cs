@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BotService.IntegrationTests.Dashboard;
 using BotService.Storage.Data;
+using BotService.Storage.Staff;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -11,8 +13,8 @@ namespace BotService.IntegrationTests.Auth;
 /// <summary>
 /// Escalation alerts as Adaptive Cards in the configured Teams staff channel, through the loopback Connector (which
 /// checks the bot's token): delivered exactly once after an outage of 503s and 429s, with no message text, and the
-/// visitor's crisis reply is not held up by it; an installation recorded but the configured channel winning. Own
-/// service instance, so other tests' alerts don't interleave.
+/// visitor's crisis reply is not held up by it; the card updated in place (PUT) when staff claim, resolve and reopen in
+/// the dashboard; an installation recorded but the configured channel winning. Own service instance, so other tests' alerts don't interleave.
 /// </summary>
 public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixture<AuthenticatedService>
 {
@@ -71,6 +73,56 @@ public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixtur
     }
 
     [Fact]
+    public async Task Card_ClaimResolveReopenInTheDashboard_UpdatedInPlaceByPut_TheClaimNotHeldUpByAConnectorOutage()
+    {
+        // Arrange: an alert in the channel, and a nurse signed in to the dashboard
+        var conversation = "card-" + Guid.NewGuid().ToString("n")[..12];
+        await TeamsKit.CrisisAsync(service.Http, service.ChannelKey, service.Issuer.ServiceUrl, conversation, "I swallowed all my pills an hour ago");
+        var id = await TeamsKit.EscalationIdAsync(service.Services, conversation);
+        var posted = await PostedAlertAsync(id);
+        var email = await DashboardSeed.UserAsync(service.Services, StaffRoles.Staff);
+        using var nurse = new StaffClient(service.Http.BaseAddress!);
+        Assert.Equal(HttpStatusCode.Redirect, (await nurse.SignInAsync(email, DashboardSeed.Password)).StatusCode);
+        var cardPath = $"/connector/v3/conversations/{AuthenticatedService.AlertChannel}/activities/{posted.Id}";
+
+        // Act 1: claim while the Connector answers 503
+        foreach (var status in new[] { 503, 503, 503 })
+        {
+            service.Issuer.FailNext.Enqueue(status);
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var claim = await nurse.PostAsync($"/dashboard/escalations/{id}?handler=Claim");
+        var claimTook = clock.Elapsed;
+        var claimed = await UpdateAsync(cardPath, "Status", "Claimed by " + email);
+
+        // Act 2 and 3: resolve, reopen
+        using var resolve = await nurse.PostAsync($"/dashboard/escalations/{id}?handler=Resolve", ("outcome", "handled"));
+        var resolved = await UpdateAsync(cardPath, "Status", "Resolved: handled");
+        using var reopen = await nurse.PostAsync($"/dashboard/escalations/{id}?handler=Reopen");
+        var reopened = await UpdateAsync(cardPath, "Status", "Open (reopened), unclaimed");
+
+        // Assert: the dashboard did not wait for the Connector; each change reached the same card, with the bot's token
+        Assert.Equal(HttpStatusCode.Redirect, claim.StatusCode);
+        Assert.True(claimTook < TimeSpan.FromSeconds(1), $"the claim took {claimTook}");
+        Assert.Equal(HttpStatusCode.Redirect, resolve.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, reopen.StatusCode);
+        Assert.Equal(AuthenticatedService.AlertChannel, posted.Conversation);
+        foreach (var update in new[] { claimed, resolved, reopened })
+        {
+            Assert.Equal("Bearer " + service.Issuer.IssuedAccessToken, update.Authorization);
+            Assert.Equal(posted.Id, JsonDocument.Parse(update.Body).RootElement.GetProperty("id").GetString());
+            Assert.DoesNotContain("pills", update.Body, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal("Emergency", TeamsKit.Facts(update.Body)["Level"]);
+        }
+
+        Assert.Empty(service.Issuer.FailNext);
+        await using var db = service.Services.GetRequiredService<Database>().Open();
+        var row = await db.TeamsAlerts.SingleAsync(a => a.EscalationId == id);
+        Assert.Equal((posted.Id, "open", 1), (row.ActivityId, row.ShownStatus, row.ShownReopenCount));
+    }
+
+    [Fact]
     public async Task Install_WhileAChannelIsConfigured_IsRecordedButAlertsStayThere_OtherTenantsAndEmulatorTokensAreIgnored()
     {
         // Arrange
@@ -115,6 +167,16 @@ public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixtur
         var alert = Alerts().Single(a => a.Body.Contains(marker, StringComparison.Ordinal) && a.Path.EndsWith("/activities", StringComparison.Ordinal));
         var conversation = JsonDocument.Parse(alert.Body).RootElement.GetProperty("conversation").GetProperty("id").GetString()!;
         return (alert.Id, conversation);
+    }
+
+    /// <summary>Waits for a PUT to the card whose fact has the value.</summary>
+    private async Task<(string Path, string? Authorization, string Body)> UpdateAsync(string cardPath, string fact, string value)
+    {
+        await TeamsKit.WaitUntilAsync(() => Match().Any(), TimeSpan.FromSeconds(30), $"a card update with {fact} = {value}");
+        return Match().First();
+
+        IEnumerable<(string Path, string? Authorization, string Body)> Match() => service.Issuer.Updated
+            .Where(u => u.Path == cardPath && TeamsKit.Facts(u.Body).GetValueOrDefault(fact) == value);
     }
 
     private static string? Text(string activityJson) => JsonDocument.Parse(activityJson).RootElement.GetProperty("text").GetString();
