@@ -18,20 +18,21 @@ internal sealed record TeamsSenderHealth(int WaitingAlerts, bool NoChannel, stri
 /// <summary>
 /// Everything the service posts to the Teams staff channel, from the database, in one place and one order: queued
 /// alerts (emergencies first, then oldest) to the configured channel, else the learned one (with neither they wait,
-/// said once in the log and on /healthz), then cards whose escalation has changed since they were posted (claimed,
-/// resolved, reopened: updated in place with a PUT). It compares what each card shows with the escalation's row, so
-/// an update cannot be lost: the dashboard's action is committed before the sender is woken, nothing else needs to be
-/// remembered, and after a restart or an outage the next pass finds whatever is still out of date. Neither the
-/// dispatcher (whose notifier only queues) nor the dashboard ever waits on it.
+/// said once in the log and on /healthz), overdue re-alerts (a reply in the alert's thread), then cards whose
+/// escalation has changed since they were posted (claimed, resolved, reopened: updated in place with a PUT). It
+/// compares what each card shows with the escalation's row, so an update cannot be lost: the dashboard's action is
+/// committed before the sender is woken, nothing else needs to be remembered, and after a restart or an outage the
+/// next pass finds whatever is still out of date. Neither the dispatcher (whose notifier only queues) nor the
+/// dashboard ever waits on it.
 /// <para>
 /// A Connector that fails (5xx, 429, a timeout, no token; each call already retried within the resilience handler)
 /// pauses the whole pass with backoff (<c>Escalations:FirstRetry</c> doubling up to <c>Escalations:MaxRetry</c>), so an
 /// outage costs one probe per backoff, not one per waiting alert, and everything goes out, once, when it is back. An
-/// alert is never dropped: if the Connector refuses it, it is retried the same way. An update the Connector refuses
-/// for good (4xx: the message was deleted, the bot was removed) is recorded and not tried again.
+/// alert is never dropped: if the Connector refuses it, it is retried the same way. An update or re-alert the
+/// Connector refuses for good (4xx: the message was deleted, the bot was removed) is recorded and not tried again.
 /// </para>
 /// </summary>
-internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationChangeListener
+internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationChangeListener, IOverdueListener
 {
     private const int Batch = 50;
     private static readonly TimeSpan Rescan = TimeSpan.FromSeconds(30);
@@ -81,6 +82,35 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
     }
 
     public void Changed(Guid escalationId) => Wake();
+
+    /// <summary>
+    /// Records that this emergency is overdue in its current open stretch, once (the key is the escalation and its
+    /// <see cref="EscalationRecord.ReopenCount"/>), so however often the watch calls, and across restarts, one
+    /// re-alert is posted.
+    /// </summary>
+    public async Task OverdueAsync(EscalationRecord escalation, CancellationToken cancellationToken)
+    {
+        await using (var db = _database.Open())
+        {
+            if (!await db.TeamsOverdueAlerts.AnyAsync(o => o.EscalationId == escalation.Id && o.Episode == escalation.ReopenCount, cancellationToken))
+            {
+                db.TeamsOverdueAlerts.Add(new TeamsOverdueAlertRecord
+                {
+                    EscalationId = escalation.Id, Episode = escalation.ReopenCount, State = TeamsOverdueAlertRecord.Due, DueAt = _time.GetUtcNow(),
+                });
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                }
+                catch (DbUpdateException)
+                {
+                    // recorded by an earlier call whose answer was lost: fine
+                }
+            }
+        }
+
+        Wake();
+    }
 
     public TeamsSenderHealth Health() =>
         new(_waiting, _noChannel, _connectorError,
@@ -216,7 +246,62 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
             _toldNoChannel = false;
         }
 
-        // 2. Cards whose escalation changed since they were posted or last updated.
+        // 2. Overdue re-alerts, as replies in the alert's thread.
+        List<(TeamsOverdueAlertRecord Overdue, TeamsAlertRecord Alert, EscalationRecord Escalation)> due;
+        await using (var db = _database.Open())
+        {
+            due = (await (from o in db.TeamsOverdueAlerts.AsNoTracking()
+                          where o.State == TeamsOverdueAlertRecord.Due
+                          join a in db.TeamsAlerts.AsNoTracking() on o.EscalationId equals a.EscalationId
+                          join e in db.Escalations.AsNoTracking() on o.EscalationId equals e.Id
+                          orderby o.DueAt
+                          select new { o, a, e }).Take(Batch).ToListAsync(cancellationToken))
+                .Select(x => (x.o, x.a, x.e)).ToList();
+        }
+
+        foreach (var (overdue, alert, escalation) in due)
+        {
+            if (escalation.Status != EscalationBoard.Open || escalation.ReopenCount != overdue.Episode || alert.State == TeamsAlertRecord.Skipped)
+            {
+                // Claimed or resolved since, or a later open stretch (it has its own), or its alert was never posted.
+                await SetOverdueStateAsync(overdue, TeamsOverdueAlertRecord.Skipped, null, cancellationToken);
+                progress++;
+                continue;
+            }
+
+            if (alert.State != TeamsAlertRecord.Posted || alert.ServiceUrl is null || alert.ConversationId is null)
+            {
+                continue; // the alert itself goes first
+            }
+
+            _trusted.Add(alert.ServiceUrl); // where this bot posted the alert with its token
+            var activity = TeamsAlertCards.Overdue(escalation, _time.GetUtcNow(), publicBaseUrl) with
+            {
+                ServiceUrl = alert.ServiceUrl,
+                ChannelId = TeamsActivity.ChannelId,
+                Conversation = new ConversationAccount { Id = alert.ConversationId, IsGroup = true, ConversationType = "channel" },
+                ReplyToId = alert.ActivityId, // the thread; without an id, a new post in the channel
+            };
+            var result = await CallAsync(c => connector.SendAsync(activity, c), cancellationToken);
+            if (result.Permanent)
+            {
+                await SetOverdueStateAsync(overdue, TeamsOverdueAlertRecord.Failed, null, cancellationToken);
+                progress++;
+                GaveUp(_log, "overdue re-alert", escalation.Id, result.Error!);
+                continue;
+            }
+
+            if (!result.Sent)
+            {
+                return Failed(result.Error!, "overdue re-alert");
+            }
+
+            await SetOverdueStateAsync(overdue, TeamsOverdueAlertRecord.Posted, result.Id, cancellationToken);
+            progress++;
+            OverduePosted(_log, escalation.Id);
+        }
+
+        // 3. Cards whose escalation changed since they were posted or last updated.
         List<(TeamsAlertRecord Alert, EscalationRecord Escalation)> stale;
         await using (var db = _database.Open())
         {
@@ -270,7 +355,7 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
         }
 
         Recovered();
-        return progress > 0 && (queued.Count == Batch || stale.Count == Batch);
+        return progress > 0 && (queued.Count == Batch || due.Count == Batch || stale.Count == Batch);
     }
 
     private async Task RecordPostedAsync(Posted posted, CancellationToken cancellationToken)
@@ -298,6 +383,17 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
     {
         await using var db = _database.Open();
         await db.TeamsAlerts.Where(a => a.EscalationId == escalationId).ExecuteUpdateAsync(s => s.SetProperty(a => a.State, state), cancellationToken);
+    }
+
+    private async Task SetOverdueStateAsync(TeamsOverdueAlertRecord overdue, string state, string? activityId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        await using var db = _database.Open();
+        await db.TeamsOverdueAlerts.Where(o => o.EscalationId == overdue.EscalationId && o.Episode == overdue.Episode)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(o => o.State, state)
+                .SetProperty(o => o.DoneAt, now)
+                .SetProperty(o => o.ActivityId, activityId), cancellationToken);
     }
 
     /// <summary>One Connector call (already retried within the resilience handler), sorted into sent, failing for now, or refused for good.</summary>
@@ -373,6 +469,9 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
 
     [LoggerMessage(8511, LogLevel.Information, "Teams: card of escalation {EscalationId} updated ({Status})")]
     private static partial void CardUpdated(ILogger logger, Guid escalationId, string status);
+
+    [LoggerMessage(8512, LogLevel.Warning, "Teams: overdue re-alert for escalation {EscalationId} posted")]
+    private static partial void OverduePosted(ILogger logger, Guid escalationId);
 
     [LoggerMessage(8513, LogLevel.Error,
         "Teams: {Count} escalation alerts are waiting: no alert channel is configured (Teams:AlertChannel) or learned (add the app to the staff team); they are posted once one is known")]

@@ -67,7 +67,7 @@ internal sealed class TeamsAlertNotifier(Database database, TeamsAlertSender sen
 }
 
 /// <summary>
-/// The alert card (Adaptive Card 1.5). Level, reasons (rule ids), channel, time, status and
+/// The alert card (Adaptive Card 1.5) and the overdue re-alert. Level, reasons (rule ids), channel, time, status and
 /// a button to the conversation in the dashboard; never the message text: a chat tool is not the place for health data.
 /// </summary>
 internal static class TeamsAlertCards
@@ -100,6 +100,16 @@ internal static class TeamsAlertCards
             w.WriteEndObject();
         });
         return Message($"{level} escalation ({rules}) on {escalation.Channel} at {when}: {status}", card);
+    }
+
+    /// <summary>The re-alert for an emergency still unclaimed past the limit, posted as a reply in the alert's thread.</summary>
+    public static Activity Overdue(EscalationRecord escalation, DateTimeOffset now, string? publicBaseUrl)
+    {
+        var text = escalation.ReopenCount > 0
+            ? "Overdue: this reopened emergency is still unclaimed."
+            : $"Overdue: this emergency is still unclaimed, {Math.Max(0, (int)(now - escalation.CreatedAt).TotalMinutes)} min after it came in.";
+        var card = Card(publicBaseUrl, escalation.Id, w => TextBlock(w, text, "Attention"));
+        return Message(text, card);
     }
 
     public static string Status(EscalationRecord escalation) => escalation.Status switch
@@ -196,6 +206,7 @@ internal static class TeamsAlertServices
         services.AddHostedService(sp => sp.GetRequiredService<TeamsAlertSender>());
         services.AddSingleton<IEscalationNotifier, TeamsAlertNotifier>();
         services.AddSingleton<IEscalationChangeListener>(sp => sp.GetRequiredService<TeamsAlertSender>());
+        services.AddSingleton<IOverdueListener>(sp => sp.GetRequiredService<TeamsAlertSender>());
         services.AddHealthChecks().AddCheck<TeamsHealthCheck>("teams");
         return services;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BotService.Dashboard;
 using BotService.IntegrationTests.Dashboard;
 using BotService.Storage.Data;
 using BotService.Storage.Staff;
@@ -14,7 +15,8 @@ namespace BotService.IntegrationTests.Auth;
 /// Escalation alerts as Adaptive Cards in the configured Teams staff channel, through the loopback Connector (which
 /// checks the bot's token): delivered exactly once after an outage of 503s and 429s, with no message text, and the
 /// visitor's crisis reply is not held up by it; the card updated in place (PUT) when staff claim, resolve and reopen in
-/// the dashboard; an installation recorded but the configured channel winning. Own service instance, so other tests' alerts don't interleave.
+/// the dashboard; one overdue re-alert in the alert's thread per open stretch; an installation recorded but the
+/// configured channel winning. Own service instance, so other tests' alerts don't interleave.
 /// </summary>
 public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixture<AuthenticatedService>
 {
@@ -123,6 +125,57 @@ public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixtur
     }
 
     [Fact]
+    public async Task Overdue_UnclaimedEmergency_OneReplyInTheAlertThreadPerOpenStretch_EvenFromAFreshWatch()
+    {
+        // Arrange: a posted alert for an emergency that came in 10 minutes ago (the limit is 5)
+        var conversation = "overdue-" + Guid.NewGuid().ToString("n")[..12];
+        await TeamsKit.CrisisAsync(service.Http, service.ChannelKey, service.Issuer.ServiceUrl, conversation, "I swallowed all my pills an hour ago");
+        var id = await TeamsKit.EscalationIdAsync(service.Services, conversation);
+        var posted = await PostedAlertAsync(id);
+        var database = service.Services.GetRequiredService<Database>();
+        await using (var db = database.Open())
+        {
+            var tenMinutesAgo = DateTimeOffset.UtcNow.AddMinutes(-10);
+            await db.Escalations.Where(e => e.Id == id).ExecuteUpdateAsync(s => s.SetProperty(e => e.CreatedAt, tenMinutesAgo));
+        }
+
+        var threadPath = $"/connector/v3/conversations/{AuthenticatedService.AlertChannel}/activities/{posted.Id}";
+        var watch = service.Services.GetRequiredService<OverdueWatch>();
+
+        // Act: the watch's checks, twice, then a fresh watch with nothing in memory (as after a restart)
+        await watch.CheckOnceAsync(CancellationToken.None);
+        await watch.CheckOnceAsync(CancellationToken.None);
+        await ActivatorUtilities.CreateInstance<OverdueWatch>(service.Services).CheckOnceAsync(CancellationToken.None);
+        await TeamsKit.WaitUntilAsync(() => Replies(threadPath).Any(), TimeSpan.FromSeconds(20), "the overdue re-alert");
+        await Task.Delay(TimeSpan.FromSeconds(2)); // long enough for a duplicate to show up, were there one
+
+        // Assert: one reply in the alert's thread, no message text
+        var reply = Assert.Single(Replies(threadPath));
+        Assert.StartsWith("Overdue: this emergency is still unclaimed, 10 min after it came in", Text(reply.Body), StringComparison.Ordinal);
+        Assert.Equal(posted.Id, JsonDocument.Parse(reply.Body).RootElement.GetProperty("replyToId").GetString());
+        Assert.DoesNotContain("pills", reply.Body, StringComparison.OrdinalIgnoreCase);
+
+        // Act: staff claim, resolve and reopen it; still unclaimed, it is overdue again: a new stretch, a new re-alert
+        var admin = new Actor("admin-" + Guid.NewGuid().ToString("n"), "admin@clinic.test", IsAdmin: true);
+        var board = service.Services.GetRequiredService<EscalationBoard>();
+        Assert.Equal(ActionOutcome.Done, await board.ClaimAsync(id, admin, takeOver: false, CancellationToken.None));
+        await watch.CheckOnceAsync(CancellationToken.None); // claimed: not overdue
+        Assert.Equal(ActionOutcome.Done, await board.ResolveAsync(id, admin, "no-contact", CancellationToken.None));
+        Assert.Equal(ActionOutcome.Done, await board.ReopenAsync(id, admin, CancellationToken.None));
+        await watch.CheckOnceAsync(CancellationToken.None);
+        await watch.CheckOnceAsync(CancellationToken.None);
+        await TeamsKit.WaitUntilAsync(() => Replies(threadPath).Count() >= 2, TimeSpan.FromSeconds(20), "the second stretch's re-alert");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        // Assert
+        var replies = Replies(threadPath).ToList();
+        Assert.Equal(2, replies.Count);
+        Assert.Equal("Overdue: this reopened emergency is still unclaimed.", Text(replies[1].Body));
+        await using var check = database.Open();
+        Assert.Equal([0, 1], await check.TeamsOverdueAlerts.Where(o => o.EscalationId == id).OrderBy(o => o.Episode).Select(o => o.Episode).ToListAsync());
+    }
+
+    [Fact]
     public async Task Install_WhileAChannelIsConfigured_IsRecordedButAlertsStayThere_OtherTenantsAndEmulatorTokensAreIgnored()
     {
         // Arrange
@@ -178,6 +231,9 @@ public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixtur
         IEnumerable<(string Path, string? Authorization, string Body)> Match() => service.Issuer.Updated
             .Where(u => u.Path == cardPath && TeamsKit.Facts(u.Body).GetValueOrDefault(fact) == value);
     }
+
+    private IEnumerable<(string Path, string? Authorization, string Body, string Id)> Replies(string threadPath) =>
+        service.Issuer.Received.Where(r => r.Path == threadPath);
 
     private static string? Text(string activityJson) => JsonDocument.Parse(activityJson).RootElement.GetProperty("text").GetString();
 
