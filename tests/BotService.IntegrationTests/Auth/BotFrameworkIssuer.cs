@@ -44,6 +44,13 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
     /// <summary>Statuses the Connector answers to its next POSTs and PUTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
     public ConcurrentQueue<int> FailNext { get; } = new();
 
+    /// <summary>Until then every POST and PUT is refused, 503 and 429 (Retry-After: 1) in turn: an outage of a given length.</summary>
+    public DateTimeOffset OutageUntil { get; set; } = DateTimeOffset.MinValue;
+
+    /// <summary>How many calls the outage (<see cref="OutageUntil"/>) refused.</summary>
+    public int RefusedInOutage => Volatile.Read(ref _refusedInOutage);
+
+    private int _refusedInOutage;
     private int _activityIds;
 
     public int KeySetRequests => Volatile.Read(ref _keySetRequests);
@@ -204,10 +211,15 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
         });
     }
 
-    /// <summary><see cref="FailNext"/>'s answer to this call, if it is to be refused.</summary>
+    /// <summary>The outage's or <see cref="FailNext"/>'s answer to this call, if it is to be refused.</summary>
     private IResult? Refusal(HttpContext http)
     {
-        if (!FailNext.TryDequeue(out var status))
+        int status;
+        if (DateTimeOffset.UtcNow < OutageUntil)
+        {
+            status = Interlocked.Increment(ref _refusedInOutage) % 2 == 0 ? 429 : 503;
+        }
+        else if (!FailNext.TryDequeue(out status))
         {
             return null;
         }
