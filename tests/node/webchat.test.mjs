@@ -173,14 +173,30 @@ test('staff hand-off: crisis in Web Chat, nurse claims and replies, visitor sees
     assert.equal(await nurse.page.locator(`tr[data-escalation-id="${id}"]`).getAttribute('data-level'), 'emergency');
     await visitor.page.getByRole('button', { name: 'Call 988' }).first().waitFor({ timeout: 5000 });
 
-    // The nurse claims and replies; the visitor sees it from "Clinic staff".
+    // The nurse claims and replies; the visitor sees it labelled "Clinic staff" (the words themselves unprefixed), with
+    // the staff avatar instead of the bot's, and a screen reader hears who wrote it.
     await nurse.page.goto(`${base}/dashboard/escalations/${id}`);
     await nurse.page.getByRole('button', { name: 'Claim' }).click();
     await nurse.page.locator('#reply-text').waitFor();
     const reply = `A nurse is here with you now (${Math.random().toString(36).slice(2, 8)}). Are you safe right now?`;
     await nurse.page.locator('#reply-text').fill(reply);
     await nurse.page.getByRole('button', { name: 'Send reply' }).click();
-    await visitor.page.getByText('Clinic staff: ' + reply, { exact: true }).first().waitFor({ timeout: 5000 });
+    const message = visitor.page.locator('.webchat__stacked-layout').filter({ has: visitor.page.getByText(reply, { exact: true }) });
+    await message.waitFor({ timeout: 5000 });
+    assert.equal((await message.locator('.webchat__bubble__content').innerText()).trim(), reply, 'the bubble should hold the words only');
+    assert.equal(await message.locator('.clinic-sender').innerText(), 'Clinic staff', 'no visible "Clinic staff" label');
+    assert.ok(await message.locator('.clinic-sender').isVisible());
+    assert.equal(await message.locator('.clinic-staff-avatar').innerText(), 'Staff', 'no staff avatar');
+    assert.equal(await message.locator('.webchat__initialsAvatar').count(), 0, "the staff message shows the bot's avatar");
+    // Web Chat's spoken name for the message (read when it is focused in the transcript) and its live region.
+    await visitor.page.getByRole('article', { name: 'From the clinic: Clinic staff wrote: ' + reply, exact: true }).waitFor({ state: 'attached', timeout: 5000 });
+    assert.match(await visitor.page.locator('.webchat__live-region-transcript').textContent(), new RegExp('Clinic staff wrote: ' + reply.replace(/[().?]/g, '\\$&')));
+    // The bot's messages keep the bot's avatar and no staff label.
+    const welcome = visitor.page.locator('.webchat__stacked-layout').filter({ hasText: 'Hello!' }).first();
+    assert.equal(await welcome.locator('.clinic-sender, .clinic-staff-avatar').count(), 0, 'the bot is labelled as staff');
+    assert.equal(await welcome.locator('.webchat__initialsAvatar').count(), 1, "the bot's avatar is missing");
+    await visitor.page.waitForTimeout(400); // let Web Chat's scroll to the new message settle
+    await visitor.page.screenshot({ path: join(out, 'webchat-staff-reply-phone.png') });
 
     // While the nurse has the conversation, the bot does not answer the visitor's messages.
     const answers = await visitor.page.getByText('$275', { exact: false }).count();

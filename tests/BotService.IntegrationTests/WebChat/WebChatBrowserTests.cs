@@ -39,6 +39,7 @@ public sealed class WebChatBrowserTests(DirectLineFixture service) : IClassFixtu
         var nurse = await DashboardSeed.UserAsync(service.Services, StaffRoles.Staff);
         await RunAsync("staff hand-off: crisis in Web Chat, nurse claims and replies, visitor sees Clinic staff, nurse resolves",
             ("WC_STAFF_EMAIL", nurse), ("WC_STAFF_PASSWORD", DashboardSeed.Password));
+        Screenshots.Keep("webchat-staff-reply-phone.png");
     }
 
     private Task RunAsync(string testName, params (string Name, string Value)[] env) =>
