@@ -1,6 +1,6 @@
-// What the browser tests share: Debian's chromium under playwright-core, headless, with a fresh profile each time; the
-// chat page's send box; signing in to the staff dashboard. The tests are started from tests/BotService.IntegrationTests
-// (WebChatBrowserTests), which pass:
+// What the browser tests (webchat.test.mjs, a11y.test.mjs) share: Debian's chromium under playwright-core, headless,
+// with a fresh profile each time; the chat page's send box; signing in to the staff dashboard. The tests are started
+// from tests/BotService.IntegrationTests (WebChatBrowserTests, AccessibilityTests), which pass:
 //   WC_BASE        http://127.0.0.1:PORT (the service)
 //   WC_OUT         a folder for screenshots
 //   WC_STAFF_EMAIL, WC_STAFF_PASSWORD   a staff account for /dashboard

@@ -70,9 +70,25 @@
     suggestedActionBorderRadius: 18,
     sendBoxButtonColor: '#0b5cad',
     sendBoxBorderTop: 'solid 1px #c5d2df',
+    // Keyboard focus: 2px indicators in the clinic's blue (Web Chat's default is 1px grey).
+    sendBoxButtonKeyboardFocusIndicatorBorderColor: '#0b5cad',
+    sendBoxButtonKeyboardFocusIndicatorBorderWidth: 2,
+    suggestedActionKeyboardFocusIndicatorBorderColor: '#0b5cad',
+    suggestedActionKeyboardFocusIndicatorBorderWidth: 2,
+    suggestedActionsVisualKeyboardIndicatorColor: '#0b5cad',
     transcriptActivityVisualKeyboardIndicatorColor: '#0b5cad',
     transcriptVisualKeyboardIndicatorColor: '#0b5cad',
   };
+
+  // Web Chat has no style option for the message box's focus (its input has "outline: 0" and nothing else): one
+  // addition to its own style set, drawn inside the box so nothing around it moves.
+  function styleSetWithFocusedSendBox() {
+    var styleSet = window.WebChat.createStyleSet(styleOptions);
+    styleSet.sendBoxTextBox = Object.assign({}, styleSet.sendBoxTextBox, {
+      '&:focus-within': { outline: 'solid 2px #0b5cad', outlineOffset: -2 },
+    });
+    return styleSet;
+  }
 
   // Staff replies. A reply from the staff dashboard comes from "staff:<opaque id>" named "Clinic staff", with role
   // "bot" (Web Chat knows only the visitor and everyone else) and the staff member's words only. Web Chat's own
@@ -198,6 +214,7 @@
       directLine: directLine,
       store: store,
       styleOptions: styleOptions,
+      styleSet: styleSetWithFocusedSendBox(),
       groupActivitiesMiddleware: groupActivitiesMiddleware,
       avatarMiddleware: staff.avatarMiddleware,
       activityStatusMiddleware: staff.activityStatusMiddleware,
