@@ -40,11 +40,12 @@ async function axe(page) {
   return page.evaluate(() => window.axe.run(document, { resultTypes: ['violations', 'incomplete'] }));
 }
 
-const insideWebChat = node => node.target.every(selector => String(selector).includes('webchat'));
+/** An element axe names by Web Chat's own classes (webchat__…), not ours. */
+const insideWebChat = node => node.target.every(selector => String(selector).includes('.webchat__'));
 
 /**
- * Scans the page, prints every finding, records the page's figures, and returns the findings that are not accepted.
- * `accepted` (rule ids) is used: every finding it excuses is counted in it.
+ * Scans the page, prints every finding (an accepted one with its reason), records the page's figures, and returns the
+ * findings that are not accepted; `used` collects the accepted rules the scan needed.
  */
 async function scan(page, label, used = new Set()) {
   const result = await axe(page);
@@ -57,7 +58,7 @@ async function scan(page, label, used = new Set()) {
     const accepted = webChatAccepted[f.id];
     const ok = accepted && accepted.kind === f.kind && f.nodes.every(insideWebChat);
     if (ok) { used.add(f.id); } else { failing.push(f); }
-    console.log(`# ${label}: ${f.kind} ${f.id} (${f.impact}, ${f.nodes.length} elements)${ok ? ' - accepted, inside Web Chat' : ''}: ${f.help}`);
+    console.log(`# ${label}: ${f.kind} ${f.id} (${f.impact}, ${f.nodes.length} elements): ${f.help}${ok ? `; accepted, inside Web Chat: ${accepted.why}` : ''}`);
     if (!ok) {
       for (const n of f.nodes.slice(0, 5)) { console.log(`#   ${n.target.join(' ')}: ${(n.failureSummary ?? '').replace(/\s+/g, ' ')}`); }
     }
