@@ -101,6 +101,7 @@ public sealed partial class TranscriptStore : BackgroundService
     private readonly string _connectionString;
     private readonly string _synchronous;
     private Writer? _writer; // the writer thread's alone
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
 
     public TranscriptStore(Database database, TranscriptOptions options, TimeProvider time, ILogger<TranscriptStore> log)
     {
@@ -254,6 +255,12 @@ public sealed partial class TranscriptStore : BackgroundService
         await base.StopAsync(cancellationToken);
     }
 
+    public override void Dispose()
+    {
+        base.Dispose();
+        _wake.Dispose();
+    }
+
     /// <summary>Queues a request. A caller may stop waiting for it; the write still happens (it may be on the disk already).</summary>
     private void Enqueue(Request request)
     {
@@ -275,7 +282,7 @@ public sealed partial class TranscriptStore : BackgroundService
         try
         {
             // Not the stopping token: requests already accepted are written before the writer ends (StopAsync completes the queue).
-            while (reader.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+            while (WaitForWork(reader))
             {
                 while (batch.Count < MaxBatch && reader.TryRead(out var request))
                 {
@@ -291,6 +298,25 @@ public sealed partial class TranscriptStore : BackgroundService
             _writer?.Dispose();
             _writer = null;
         }
+    }
+
+    /// <summary>
+    /// Blocks the writer's thread until the queue has something (true) or is completed (false), without the spinning
+    /// of <c>Task.Wait</c>, which on two cores takes turns away from the requests the writer is waiting for.
+    /// </summary>
+    private bool WaitForWork(ChannelReader<Request> reader)
+    {
+        var wait = reader.WaitToReadAsync(CancellationToken.None);
+        if (!wait.IsCompleted)
+        {
+            _wake.Reset();
+            var awaiter = wait.GetAwaiter();
+            awaiter.UnsafeOnCompleted(_wake.Set);
+            _wake.Wait();
+            return awaiter.GetResult();
+        }
+
+        return wait.Result;
     }
 
     private void Write(List<Request> batch)
