@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using BotService.Protocol.Schema;
+using BotService.Protocol.Telemetry;
 
 namespace BotService.Protocol.Connector;
 
@@ -11,7 +12,8 @@ public sealed record ResourceResponse(string? Id);
 /// (shared/protocol.md §4): a reply to an activity goes to <c>v3/conversations/{conv}/activities/{replyToId}</c>,
 /// anything else to <c>v3/conversations/{conv}/activities</c>; ids are escaped as the SDK escapes them. The
 /// <see cref="HttpClient"/> carries retries and backoff (the host adds the resilience handler) and, once built, the
-/// bot's OAuth token.
+/// bot's OAuth token. Each send is a span (<c>connector send</c>: activity type and host), with HttpClient's own span
+/// (and its retries) under it.
 /// </summary>
 public sealed class ConnectorClient(HttpClient http)
 {
@@ -29,6 +31,13 @@ public sealed class ConnectorClient(HttpClient http)
         }
 
         var uri = new Uri(new Uri(serviceUrl.EndsWith('/') ? serviceUrl : serviceUrl + "/"), path);
+        using var span = ProtocolTelemetry.Source.StartActivity("connector send", System.Diagnostics.ActivityKind.Client);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("bot.activity.type", activity.Type);
+            span.SetTag("server.address", uri.Host);
+        }
+
         using var response = await http.PostAsJsonAsync(uri, activity, ProtocolJsonContext.Default.Activity, cancellationToken);
         response.EnsureSuccessStatusCode();
         return response.Content.Headers.ContentLength is 0
