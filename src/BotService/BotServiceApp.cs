@@ -52,6 +52,7 @@ public static class BotServiceApp
         builder.Services.AddDirectLine();
         builder.Services.AddSingleton<WarmUpState>();
         builder.AddTelemetry(); // metrics at /metrics, traces if configured, trace ids in logs
+        builder.Services.AddAdmission(); // rate limits (per address, per conversation, the safety lane)
         builder.Services.AddHostedService<HttpWarmUp>();
         Dashboard.DashboardApi.AddDashboard(builder.Services, builder.Configuration); // staff sign-in, escalation dashboard, audit, retention
 
@@ -72,6 +73,7 @@ public static class BotServiceApp
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapMetrics();
+        app.UseAdmission(); // message bodies read (bounded), then the rate limits: before sign-in and every endpoint
         Dashboard.DashboardApi.MapDashboard(app);
         app.MapServiceHealthChecks();
         app.MapAskApi();

@@ -20,6 +20,7 @@ internal static partial class AskApi
     public static IEndpointRouteBuilder MapAskApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/ask", AskAsync)
+            .WithMetadata(new MessageEndpoint("ask", MaxBodyBytes, () => TooLarge().Problem!, IsActivity: false)) // rate limits, safety lane
             .WithName("Ask")
             .Produces<AskResponse>()
             .ProducesValidationProblem()
