@@ -53,6 +53,7 @@ public static class BotServiceApp
         builder.Services.AddSingleton<WarmUpState>();
         builder.AddTelemetry(); // metrics at /metrics, traces if configured, trace ids in logs
         builder.Services.AddAdmission(); // rate limits (per address, per conversation, the safety lane)
+        builder.Services.AddBaselineSecurityHeaders();
         builder.Services.AddHostedService<HttpWarmUp>();
         Dashboard.DashboardApi.AddDashboard(builder.Services, builder.Configuration); // staff sign-in, escalation dashboard, audit, retention
 
@@ -70,6 +71,7 @@ public static class BotServiceApp
 
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.UseBaselineSecurityHeaders(); // on every response, errors included
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapMetrics();
