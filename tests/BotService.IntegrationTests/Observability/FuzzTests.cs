@@ -7,6 +7,7 @@ namespace BotService.IntegrationTests.Observability;
 /// The short fuzz run (2,000 inputs) of the suite: malformed Activities and Direct Line requests against the service as
 /// its own process. The long run (100,000 and more) is <c>dotnet run --project tests/BotService.Fuzz -c Release</c>.
 /// </summary>
+[Collection(FuzzCollection.Name)]
 public sealed class FuzzTests
 {
     [Fact]
