@@ -16,7 +16,8 @@ namespace BotService.Hosting;
 /// <item><c>/healthz/ready</c>: every dependency with its status; 503 while this instance cannot do its work (the index is
 /// not loaded, the database cannot be written, the data folder cannot take an escalation), 200 <c>degraded</c> for what
 /// it can work around (a notifier or the Connector failing, a rejected rules edit, escalations late).</item>
-/// <item><c>/healthz</c>: the same report, kept for the scripts and probes that use it: 503 only while the index is
+/// <item><c>/healthz</c>: as it always was, for the scripts and tests that poll it: the passive checks only (knowledge,
+/// safety, escalations; no disk probe, so polling it changes nothing on a failing disk), 503 only while the index is
 /// loading, otherwise 200 with <c>degraded</c> naming whatever fails.</item>
 /// </list>
 /// </summary>
@@ -24,16 +25,19 @@ internal static class Health
 {
     public const string Ready = "ready";
 
+    /// <summary>The checks <c>/healthz</c> has always run (passive: none of them touches the disk).</summary>
+    private const string Summary = "summary";
+
     public static IServiceCollection AddServiceHealthChecks(this IServiceCollection services)
     {
         services.AddSingleton<DatabaseHealthCheck>();
         services.AddSingleton<DataFolderHealthCheck>();
         services.AddHealthChecks()
-            .AddCheck<KnowledgeHealthCheck>("knowledge", tags: [Ready])
-            .AddCheck<SafetyHealthCheck>("safety", tags: [Ready])
+            .AddCheck<KnowledgeHealthCheck>("knowledge", tags: [Ready, Summary])
+            .AddCheck<SafetyHealthCheck>("safety", tags: [Ready, Summary])
             .AddCheck<DatabaseHealthCheck>("database", tags: [Ready])
             .AddCheck<DataFolderHealthCheck>("outbox", tags: [Ready])
-            .AddCheck<EscalationHealthCheck>("escalations", tags: [Ready])
+            .AddCheck<EscalationHealthCheck>("escalations", tags: [Ready, Summary])
             .AddCheck<ConnectorHealthCheck>("connector", tags: [Ready]);
         return services;
     }
@@ -42,7 +46,7 @@ internal static class Health
     {
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(Ready), ResponseWriter = HealthResponse.WriteAsync });
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { ResponseWriter = HealthResponse.WriteSummaryAsync });
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(Summary), ResponseWriter = HealthResponse.WriteSummaryAsync });
         return app;
     }
 }
