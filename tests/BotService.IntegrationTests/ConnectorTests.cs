@@ -7,10 +7,11 @@ using Microsoft.AspNetCore.Http;
 
 namespace BotService.IntegrationTests;
 
-/// <summary>Replies sent to a loopback Connector server through the Connector REST routes (issue 5, in progress).</summary>
+/// <summary>Replies sent to a loopback Connector server through the Connector REST routes, and updates of sent activities.</summary>
 public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<ServiceFixture>, IAsyncLifetime
 {
     private readonly ConcurrentQueue<(string Path, JsonElement Body)> _received = new();
+    private readonly ConcurrentQueue<(string Path, JsonElement Body)> _updated = new();
     private WebApplication? _connector;
     private string _url = string.Empty;
     private int _failuresLeft;
@@ -37,6 +38,18 @@ public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<Servi
             var body = await http.Request.ReadFromJsonAsync<JsonElement>();
             _received.Enqueue((http.Request.Path.Value!, body));
             return Results.Json(new { id = "reply-1" });
+        });
+        _connector.MapPut("/v3/conversations/{conversation}/activities/{activity}", async (HttpContext http) =>
+        {
+            if (Interlocked.Decrement(ref _failuresLeft) >= 0)
+            {
+                return Results.StatusCode(503);
+            }
+
+            // The target as sent (Kestrel's Path has %3A and %40 decoded already)
+            var raw = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()!.RawTarget;
+            _updated.Enqueue((raw, await http.Request.ReadFromJsonAsync<JsonElement>()));
+            return Results.Json(new { id = http.Request.RouteValues["activity"] });
         });
         await _connector.StartAsync();
         _url = _connector.Urls.Single() + "/";
@@ -94,5 +107,27 @@ public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<Servi
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Single(_received, r => r.Body.GetProperty("type").GetString() == "message");
         Assert.True(started.Elapsed >= TimeSpan.FromSeconds(0.9), $"retried after {started.Elapsed}, before Retry-After's 1 s");
+    }
+
+    [Fact]
+    public async Task Update_ConnectorAnswers503Once_ThePutIsRetriedToTheActivityRoute()
+    {
+        // Arrange: the client the service itself uses (resilience handler and all)
+        _failuresLeft = 1;
+        var connector = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
+            .GetRequiredService<Protocol.Connector.ConnectorClient>(service.Services);
+        var activity = new Protocol.Schema.Activity
+        {
+            Type = "message", Id = "1700000000000", ServiceUrl = _url, Conversation = new() { Id = "19:a@thread.tacv2" }, Text = "updated",
+        };
+
+        // Act
+        var result = await connector.UpdateAsync(activity, CancellationToken.None);
+
+        // Assert: the SDK's UpdateActivity route, ids escaped, the whole activity as the body
+        var (path, body) = Assert.Single(_updated);
+        Assert.Equal("/v3/conversations/19%3Aa%40thread.tacv2/activities/1700000000000", path);
+        Assert.Equal("updated", body.GetProperty("text").GetString());
+        Assert.Equal("1700000000000", result?.Id);
     }
 }

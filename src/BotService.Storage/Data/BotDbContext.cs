@@ -20,6 +20,12 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
 
     public DbSet<EscalationNoteRecord> EscalationNotes => Set<EscalationNoteRecord>();
 
+    public DbSet<TeamsChannelRecord> TeamsChannels => Set<TeamsChannelRecord>();
+
+    public DbSet<TeamsAlertRecord> TeamsAlerts => Set<TeamsAlertRecord>();
+
+    public DbSet<TeamsOverdueAlertRecord> TeamsOverdueAlerts => Set<TeamsOverdueAlertRecord>();
+
     /// <summary>Append-only: see <see cref="AuditEventRecord"/>.</summary>
     public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
 
@@ -99,6 +105,39 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
             e.Property(n => n.AuthorName).HasMaxLength(256);
             e.HasIndex(n => n.EscalationId);
             e.HasOne<EscalationRecord>().WithMany().HasForeignKey(n => n.EscalationId);
+        });
+        modelBuilder.Entity<TeamsChannelRecord>(e =>
+        {
+            e.ToTable("teams_channels");
+            e.HasKey(t => t.TeamId);
+            e.Property(t => t.TeamId).HasMaxLength(200);
+            e.Property(t => t.ConversationId).HasMaxLength(200);
+            e.Property(t => t.ServiceUrl).HasMaxLength(500);
+            e.Property(t => t.TenantId).HasMaxLength(100);
+        });
+        modelBuilder.Entity<TeamsAlertRecord>(e =>
+        {
+            e.ToTable("teams_alerts");
+            e.HasKey(a => a.EscalationId);
+            e.Property(a => a.State).HasMaxLength(20);
+            e.HasIndex(a => a.State);
+            e.Property(a => a.ServiceUrl).HasMaxLength(500);
+            e.Property(a => a.ConversationId).HasMaxLength(200);
+            e.Property(a => a.ActivityId).HasMaxLength(200);
+            e.Property(a => a.ShownStatus).HasMaxLength(20);
+            e.Property(a => a.ShownOwner).HasMaxLength(256);
+            e.Property(a => a.ShownOutcome).HasMaxLength(20);
+            e.Property(a => a.UpdateError).HasMaxLength(200);
+            e.HasOne<EscalationRecord>().WithOne().HasForeignKey<TeamsAlertRecord>(a => a.EscalationId);
+        });
+        modelBuilder.Entity<TeamsOverdueAlertRecord>(e =>
+        {
+            e.ToTable("teams_overdue_alerts");
+            e.HasKey(o => new { o.EscalationId, o.Episode });
+            e.Property(o => o.State).HasMaxLength(20);
+            e.HasIndex(o => o.State);
+            e.Property(o => o.ActivityId).HasMaxLength(200);
+            e.HasOne<EscalationRecord>().WithMany().HasForeignKey(o => o.EscalationId);
         });
         modelBuilder.Entity<AuditEventRecord>(e =>
         {

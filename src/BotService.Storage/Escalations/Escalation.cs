@@ -26,8 +26,8 @@ public sealed record Escalation(
     DateTimeOffset CreatedAt);
 
 /// <summary>
-/// Something staff watch: the log (now), the dashboard and Teams (later). Delivery is at least once, so a notifier
-/// must treat a repeated <see cref="Escalation.Key"/> as the same escalation.
+/// Something staff watch: the log, the dashboard, Teams (which queues it for its own sender). Delivery is at least
+/// once, so a notifier must treat a repeated <see cref="Escalation.Key"/> as the same escalation.
 /// </summary>
 public interface IEscalationNotifier
 {

@@ -430,7 +430,7 @@ internal sealed record ReasonJson(string Rule, string Level, int Start, int Leng
 [System.Text.Json.Serialization.JsonSerializable(typeof(ReasonJson[]))]
 internal sealed partial class StorageJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
 
-/// <summary>Tells the operator's log about every escalation (no message text), until the dashboard and Teams exist.</summary>
+/// <summary>Tells the operator's log about every escalation (no message text), whatever else is configured.</summary>
 public sealed partial class LogEscalationNotifier(ILogger<LogEscalationNotifier> log) : IEscalationNotifier
 {
     public string Name => "log";

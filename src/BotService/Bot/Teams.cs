@@ -68,9 +68,11 @@ internal static class TeamsActivity
 /// <summary>
 /// Teams is for staff: a member of the clinic's tenant is answered from public and staff articles; anyone else is
 /// told politely that this bot serves the clinic's staff. Runs after the safety middleware, so a crisis message from
-/// anyone still gets the resources and is escalated.
+/// anyone still gets the resources and is escalated. The app being added to (or removed from) a team of the clinic's
+/// tenant is handed to <see cref="TeamsAlertChannels"/>, which learns (or forgets) the staff channel for alerts.
 /// </summary>
-internal sealed class TeamsMiddleware(Microsoft.Extensions.Options.IOptions<TeamsOptions> options) : IMiddleware
+internal sealed partial class TeamsMiddleware(
+    Microsoft.Extensions.Options.IOptions<TeamsOptions> options, TeamsAlertChannels channels, ILogger<TeamsMiddleware> log) : IMiddleware
 {
     public const string NotServed =
         "Sorry, this assistant answers the clinic's own staff only. If you are a patient, please use the chat on the clinic's website or call the clinic.";
@@ -84,6 +86,7 @@ internal sealed class TeamsMiddleware(Microsoft.Extensions.Options.IOptions<Team
             return;
         }
 
+        var installation = activity.Installation();
         var tenant = options.Value.TenantId;
         if (string.IsNullOrWhiteSpace(tenant) || !string.Equals(activity.TenantId(), tenant, StringComparison.OrdinalIgnoreCase))
         {
@@ -91,11 +94,34 @@ internal sealed class TeamsMiddleware(Microsoft.Extensions.Options.IOptions<Team
             {
                 await turnContext.SendActivityAsync(new Activity { Type = ActivityTypes.Message, Text = NotServed, TextFormat = "plain" }, cancellationToken);
             }
+            else if (installation is not null)
+            {
+                OtherTenant(log, installation.Change);
+            }
 
             return;
         }
 
         turnContext.SetAudience(Audience.Staff);
+        if (installation is not null)
+        {
+            try
+            {
+                await channels.OnInstallationAsync(turnContext, installation, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The database is down: the admin sees no confirmation in the channel and can add the app again.
+                InstallationFailed(log, installation.Change, e.GetType().Name);
+            }
+        }
+
         await next(cancellationToken);
     }
+
+    [LoggerMessage(8504, LogLevel.Warning, "Teams: an installation ({Change}) from a tenant other than Teams:TenantId was ignored")]
+    private static partial void OtherTenant(ILogger logger, TeamsInstallationChange change);
+
+    [LoggerMessage(8505, LogLevel.Error, "Teams: an installation ({Change}) could not be recorded ({Error})")]
+    private static partial void InstallationFailed(ILogger logger, TeamsInstallationChange change, string error);
 }

@@ -1,12 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
+using BotService.Dashboard;
 using BotService.Protocol.Authentication;
-using BotService.Protocol.Connector;
 using BotService.Protocol.Schema;
 using BotService.Storage.Data;
 using BotService.Storage.Escalations;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 
 namespace BotService.Bot;
 
@@ -23,66 +22,72 @@ public sealed class TeamsAlertChannelOptions
 }
 
 /// <summary>
-/// Posts an Adaptive Card to the staff channel in Teams for every escalation: level, reasons (rule ids), channel and
-/// time, and a button to the conversation in the dashboard. Never the message text: a chat tool is not the place for
-/// health data. It is one of the escalation dispatcher's notifiers, so it runs after the visitor's crisis reply has
-/// gone, is retried with backoff while the Connector is down or throttling (the Connector client itself retries 429s
-/// and 5xx within a call), and is recorded as delivered once, so a restart does not post it again.
+/// Hands each escalation to Teams: the dispatcher calls it once the escalation is stored (after the visitor's crisis
+/// reply), and it queues the alert in the database (<c>teams_alerts</c>) and wakes <see cref="TeamsAlertSender"/>,
+/// which posts it. So a Connector outage, or no alert channel being known yet, never holds up the dispatcher or loses
+/// the alert: it waits, durably, and the sender retries with backoff. A repeated call for the same escalation queues
+/// nothing new.
 /// </summary>
-internal sealed class TeamsAlertNotifier(
-    ConnectorClient connector,
-    IOptions<TeamsOptions> teams,
-    IOptions<TeamsAlertChannelOptions> channel,
-    Database database) : IEscalationNotifier
+internal sealed class TeamsAlertNotifier(Database database, TeamsAlertSender sender, TimeProvider time) : IEscalationNotifier
 {
     public string Name => "teams";
 
     public async Task NotifyAsync(Escalation escalation, CancellationToken cancellationToken)
     {
-        var target = channel.Value;
-        if (!target.IsConfigured)
-        {
-            throw new InvalidOperationException("No Teams alert channel is configured (Teams:AlertChannel:ServiceUrl and ConversationId).");
-        }
-
-        Guid? id;
         await using (var db = database.Open())
         {
-            id = await db.Escalations.AsNoTracking().Where(e => e.Key == escalation.Key).Select(e => (Guid?)e.Id).SingleOrDefaultAsync(cancellationToken);
+            var id = await db.Escalations.AsNoTracking().Where(e => e.Key == escalation.Key).Select(e => e.Id).SingleAsync(cancellationToken);
+            if (!await db.TeamsAlerts.AnyAsync(a => a.EscalationId == id, cancellationToken))
+            {
+                db.TeamsAlerts.Add(new TeamsAlertRecord { EscalationId = id, State = TeamsAlertRecord.Queued, QueuedAt = time.GetUtcNow() });
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                }
+                catch (DbUpdateException)
+                {
+                    if (!await AlreadyQueuedAsync(id, cancellationToken))
+                    {
+                        throw;
+                    }
+
+                    // queued by an earlier attempt whose answer was lost: fine
+                }
+            }
         }
 
-        var alert = Alert(escalation, id, teams.Value.PublicBaseUrl) with
-        {
-            ServiceUrl = target.ServiceUrl,
-            ChannelId = TeamsActivity.ChannelId,
-            Conversation = new ConversationAccount { Id = target.ConversationId, IsGroup = true, ConversationType = "channel" },
-        };
-        await connector.SendAsync(alert, cancellationToken);
+        sender.Wake();
     }
 
-    /// <summary>The alert card (Adaptive Card 1.5); the text is the notification preview.</summary>
-    internal static Activity Alert(Escalation escalation, Guid? escalationId, string? publicBaseUrl)
+    private async Task<bool> AlreadyQueuedAsync(Guid id, CancellationToken cancellationToken)
     {
-        var level = escalation.Level == EscalationLevel.Emergency ? "Emergency" : "Urgent";
-        var rules = string.Join(", ", escalation.Reasons.Select(r => r.Rule).Distinct(StringComparer.Ordinal));
+        await using var db = database.Open();
+        return await db.TeamsAlerts.AnyAsync(a => a.EscalationId == id, cancellationToken);
+    }
+}
+
+/// <summary>
+/// The alert card (Adaptive Card 1.5) and the overdue re-alert. Level, reasons (rule ids), channel, time, status and
+/// a button to the conversation in the dashboard; never the message text: a chat tool is not the place for health data.
+/// </summary>
+internal static class TeamsAlertCards
+{
+    /// <summary>The alert, showing the escalation's status now (it is updated in place when staff act on it).</summary>
+    public static Activity Alert(EscalationRecord escalation, string? publicBaseUrl)
+    {
+        var level = Level(escalation);
+        var rules = string.Join(", ", EscalationBoard.Reasons(escalation).Select(r => r.Rule).Distinct(StringComparer.Ordinal));
         var when = escalation.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
-        var link = escalationId is { } g && Uri.TryCreate(publicBaseUrl, UriKind.Absolute, out var baseUri)
-            ? new Uri(baseUri, $"dashboard/escalations/{g:D}").ToString()
-            : null;
-        var card = Replies.Json(w =>
+        var status = Status(escalation);
+        var color = escalation.Status switch
         {
-            w.WriteStartObject();
-            w.WriteString("type", "AdaptiveCard");
-            w.WriteString("$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
-            w.WriteString("version", "1.5");
-            w.WriteStartArray("body");
-            w.WriteStartObject();
-            w.WriteString("type", "TextBlock");
-            w.WriteString("text", $"{level} escalation");
-            w.WriteString("weight", "Bolder");
-            w.WriteString("size", "Medium");
-            w.WriteString("color", escalation.Level == EscalationLevel.Emergency ? "Attention" : "Warning");
-            w.WriteEndObject();
+            EscalationBoard.Resolved => "Good",
+            EscalationBoard.Claimed => "Accent",
+            _ => escalation.Level == "emergency" ? "Attention" : "Warning",
+        };
+        var card = Card(publicBaseUrl, escalation.Id, w =>
+        {
+            TextBlock(w, $"{level} escalation", color);
             w.WriteStartObject();
             w.WriteString("type", "FactSet");
             w.WriteStartArray("facts");
@@ -90,8 +95,53 @@ internal sealed class TeamsAlertNotifier(
             Fact(w, "Reasons", rules.Length > 0 ? rules : "–");
             Fact(w, "Channel", escalation.Channel);
             Fact(w, "Time", when);
+            Fact(w, "Status", status);
             w.WriteEndArray();
             w.WriteEndObject();
+        });
+        return Message($"{level} escalation ({rules}) on {escalation.Channel} at {when}: {status}", card);
+    }
+
+    /// <summary>The re-alert for an emergency still unclaimed past the limit, posted as a reply in the alert's thread.</summary>
+    public static Activity Overdue(EscalationRecord escalation, DateTimeOffset now, string? publicBaseUrl)
+    {
+        var text = escalation.ReopenCount > 0
+            ? "Overdue: this reopened emergency is still unclaimed."
+            : $"Overdue: this emergency is still unclaimed, {Math.Max(0, (int)(now - escalation.CreatedAt).TotalMinutes)} min after it came in.";
+        var card = Card(publicBaseUrl, escalation.Id, w => TextBlock(w, text, "Attention"));
+        return Message(text, card);
+    }
+
+    public static string Status(EscalationRecord escalation) => escalation.Status switch
+    {
+        EscalationBoard.Claimed => $"Claimed by {escalation.ClaimedByName}",
+        EscalationBoard.Resolved => $"Resolved: {escalation.Outcome}",
+        _ => escalation.ReopenCount > 0 ? "Open (reopened), unclaimed" : "Open, unclaimed",
+    };
+
+    private static string Level(EscalationRecord escalation) => escalation.Level == "emergency" ? "Emergency" : "Urgent";
+
+    private static Activity Message(string text, JsonElement card) => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = text,
+        TextFormat = "plain",
+        Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
+    };
+
+    private static JsonElement Card(string? publicBaseUrl, Guid escalationId, Action<Utf8JsonWriter> body)
+    {
+        var link = Uri.TryCreate(publicBaseUrl, UriKind.Absolute, out var baseUri)
+            ? new Uri(baseUri, $"dashboard/escalations/{escalationId:D}").ToString()
+            : null;
+        return Replies.Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "AdaptiveCard");
+            w.WriteString("$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+            w.WriteString("version", "1.5");
+            w.WriteStartArray("body");
+            body(w);
             w.WriteEndArray();
             w.WriteStartArray("actions");
             if (link is not null)
@@ -106,42 +156,58 @@ internal sealed class TeamsAlertNotifier(
             w.WriteEndArray();
             w.WriteEndObject();
         });
+    }
 
-        return new Activity
-        {
-            Type = ActivityTypes.Message,
-            Text = $"{level} escalation ({rules}) on {escalation.Channel} at {when}",
-            TextFormat = "plain",
-            Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
-        };
+    private static void TextBlock(Utf8JsonWriter w, string text, string color)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "TextBlock");
+        w.WriteString("text", text);
+        w.WriteString("weight", "Bolder");
+        w.WriteString("size", "Medium");
+        w.WriteString("color", color);
+        w.WriteBoolean("wrap", true);
+        w.WriteEndObject();
+    }
 
-        static void Fact(Utf8JsonWriter w, string title, string value)
-        {
-            w.WriteStartObject();
-            w.WriteString("title", title);
-            w.WriteString("value", value);
-            w.WriteEndObject();
-        }
+    private static void Fact(Utf8JsonWriter w, string title, string value)
+    {
+        w.WriteStartObject();
+        w.WriteString("title", title);
+        w.WriteString("value", value);
+        w.WriteEndObject();
     }
 }
 
 internal static class TeamsAlertServices
 {
     /// <summary>
-    /// Registers the Teams notifier when the bot has an app id and an alert channel is configured; the channel's
-    /// service URL is trusted to receive the bot's token (it came from the operator, not from an unauthenticated caller).
+    /// Teams alerts whenever the bot has an app id: the notifier queues each escalation's alert and the sender posts it
+    /// to the configured channel or, without one, to the channel learned when the app was added to a team (alerts
+    /// wait until one is known). A configured channel's service URL is trusted to receive the bot's token (it came from
+    /// the operator); a learned one because it came on an authenticated activity (see <see cref="TeamsAlertChannels"/>).
     /// </summary>
     public static IServiceCollection AddTeamsAlerts(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<TeamsAlertChannelOptions>().BindConfiguration("Teams:AlertChannel");
-        var target = configuration.GetSection("Teams:AlertChannel").Get<TeamsAlertChannelOptions>();
-        if (string.IsNullOrWhiteSpace(configuration["MicrosoftAppId"]) || target is not { IsConfigured: true })
+        services.AddSingleton<TeamsAlertChannels>();
+        if (string.IsNullOrWhiteSpace(configuration["MicrosoftAppId"]))
         {
             return services;
         }
 
-        services.PostConfigure<BotFrameworkAuthenticationOptions>(o => o.TrustedServiceUrls.Add(target.ServiceUrl!));
+        var target = configuration.GetSection("Teams:AlertChannel").Get<TeamsAlertChannelOptions>();
+        if (target is { IsConfigured: true })
+        {
+            services.PostConfigure<BotFrameworkAuthenticationOptions>(o => o.TrustedServiceUrls.Add(target.ServiceUrl!));
+        }
+
+        services.AddSingleton<TeamsAlertSender>();
+        services.AddHostedService(sp => sp.GetRequiredService<TeamsAlertSender>());
         services.AddSingleton<IEscalationNotifier, TeamsAlertNotifier>();
+        services.AddSingleton<IEscalationChangeListener>(sp => sp.GetRequiredService<TeamsAlertSender>());
+        services.AddSingleton<IOverdueListener>(sp => sp.GetRequiredService<TeamsAlertSender>());
+        services.AddHealthChecks().AddCheck<TeamsHealthCheck>("teams");
         return services;
     }
 }

@@ -45,12 +45,22 @@ internal enum ActionOutcome
 }
 
 /// <summary>
+/// Told after an escalation's state has changed (claimed, taken over, resolved, reopened) and been committed, so it
+/// can bring its own copy up to date (the Teams card). Must return at once: the staff member's action waits on it.
+/// </summary>
+internal interface IEscalationChangeListener
+{
+    void Changed(Guid escalationId);
+}
+
+/// <summary>
 /// The dashboard's queries and actions on escalations. Every action is a conditional update (so two staff cannot both
-/// claim) committed in one transaction with its audit row, then announced to open dashboards.
+/// claim) committed in one transaction with its audit row, then announced to open dashboards and to the
+/// <see cref="IEscalationChangeListener"/>s.
 /// </summary>
 internal sealed partial class EscalationBoard(
     Database database, AuditLog audit, DashboardEvents events, IVisitorReplySender replies, ClaimedConversations claimed, TimeProvider time,
-    IOptions<DashboardOptions> options, ILogger<EscalationBoard> log)
+    IOptions<DashboardOptions> options, IEnumerable<IEscalationChangeListener> listeners, ILogger<EscalationBoard> log)
 {
     public const string Open = "open";
     public const string Claimed = "claimed";
@@ -245,7 +255,7 @@ internal sealed partial class EscalationBoard(
         }, cancellationToken);
     }
 
-    /// <summary>Puts a resolved escalation back in the queue, unowned.</summary>
+    /// <summary>Puts a resolved escalation back in the queue, unowned (a new open stretch: it can be overdue again).</summary>
     public Task<ActionOutcome> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
         ChangeAsync(id, actor, AuditActions.Reopen, async (db, current) =>
         {
@@ -256,7 +266,8 @@ internal sealed partial class EscalationBoard(
                     .SetProperty(e => e.ClaimedByName, (string?)null)
                     .SetProperty(e => e.ClaimedAt, (DateTimeOffset?)null)
                     .SetProperty(e => e.ResolvedAt, (DateTimeOffset?)null)
-                    .SetProperty(e => e.Outcome, (string?)null), cancellationToken);
+                    .SetProperty(e => e.Outcome, (string?)null)
+                    .SetProperty(e => e.ReopenCount, e => e.ReopenCount + 1), cancellationToken);
             return changed == 0 ? (ActionOutcome.Conflict, null) : (ActionOutcome.Done, "was " + current.Outcome);
         }, cancellationToken);
 
@@ -289,6 +300,11 @@ internal sealed partial class EscalationBoard(
         // The bot is quiet while the conversation is claimed. Committed is committed: the set follows even if the request is gone.
         await claimed.RefreshAsync(current.ConversationId, CancellationToken.None);
         Acted(log, action, id);
+        foreach (var listener in listeners)
+        {
+            listener.Changed(id);
+        }
+
         await AnnounceAsync(id, cancellationToken);
         return ActionOutcome.Done;
     }

@@ -6,15 +6,31 @@ using Microsoft.Extensions.Options;
 namespace BotService.Dashboard;
 
 /// <summary>
+/// Told about each emergency that is overdue (still unclaimed past the limit), at least once per open stretch
+/// (<see cref="EscalationRecord.ReopenCount"/>) and possibly again after a restart: it keeps its own durable record
+/// if it must not repeat itself (Teams does).
+/// </summary>
+internal interface IOverdueListener
+{
+    Task OverdueAsync(EscalationRecord escalation, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// The service-level clock: every 30 s, an emergency still unclaimed after <see cref="DashboardOptions.OverdueAfterMinutes"/>
-/// is re-alerted once: an <c>overdue</c> event to every open dashboard (the page announces it) and a warning in the
-/// log (ids only). Teams re-alerting hooks in here when that channel exists. After a restart an overdue emergency is
-/// alerted again, which errs on the side of telling someone.
+/// is re-alerted once: an <c>overdue</c> event to every open dashboard (the page announces it), a warning in the
+/// log (ids only), and the <see cref="IOverdueListener"/>s (Teams: a reply in the alert's thread). After a restart an
+/// overdue emergency is alerted again on the dashboard, which errs on the side of telling someone; Teams remembers.
 /// </summary>
 internal sealed partial class OverdueWatch(
-    Database database, DashboardEvents events, IOptions<DashboardOptions> options, TimeProvider time, ILogger<OverdueWatch> log) : BackgroundService
+    Database database, DashboardEvents events, IOptions<DashboardOptions> options, IEnumerable<IOverdueListener> listeners, TimeProvider time,
+    ILogger<OverdueWatch> log) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, byte> _alerted = new();
+
+    /// <summary>Escalation and open stretch the listeners have been told about (a failed call is tried again next time).</summary>
+    private readonly ConcurrentDictionary<(Guid Id, int Episode), byte> _told = new();
+
+    private readonly IOverdueListener[] _listeners = [.. listeners];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -56,6 +72,22 @@ internal sealed partial class OverdueWatch(
             alerted++;
         }
 
+        foreach (var e in overdue.Where(e => _listeners.Length > 0 && _told.TryAdd((e.Id, e.ReopenCount), 0)))
+        {
+            try
+            {
+                foreach (var listener in _listeners)
+                {
+                    await listener.OverdueAsync(e, cancellationToken);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                _told.TryRemove((e.Id, e.ReopenCount), out _); // next check tries again
+                ListenerFailed(log, e.Id, ex.GetType().Name);
+            }
+        }
+
         // Forget escalations that are no longer overdue (claimed or resolved), so a reopened one alerts again.
         var still = overdue.Select(e => e.Id).ToHashSet();
         foreach (var id in _alerted.Keys.Where(id => !still.Contains(id)))
@@ -63,11 +95,19 @@ internal sealed partial class OverdueWatch(
             _alerted.TryRemove(id, out _);
         }
 
+        foreach (var key in _told.Keys.Where(k => !still.Contains(k.Id)))
+        {
+            _told.TryRemove(key, out _);
+        }
+
         return alerted;
     }
 
     [LoggerMessage(8030, LogLevel.Warning, "OVERDUE emergency escalation {EscalationId}: unclaimed for more than {Minutes} minutes")]
     private static partial void Overdue(ILogger logger, Guid escalationId, int minutes);
+
+    [LoggerMessage(8032, LogLevel.Error, "Overdue escalation {EscalationId}: telling a listener failed ({Error}); tried again in 30 s")]
+    private static partial void ListenerFailed(ILogger logger, Guid escalationId, string error);
 
     [LoggerMessage(8031, LogLevel.Error, "Overdue check failed ({Error}); tried again in 30 s")]
     private static partial void Failed(ILogger logger, string error);

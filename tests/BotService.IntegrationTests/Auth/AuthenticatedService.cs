@@ -1,5 +1,6 @@
 using BotService.Protocol.Turns;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
 namespace BotService.IntegrationTests.Auth;
@@ -20,9 +21,10 @@ public sealed class TurnCounter : Protocol.Turns.IMiddleware
 
 /// <summary>
 /// The real service configured with an app id, validating tokens against a loopback <see cref="BotFrameworkIssuer"/>,
-/// with a <see cref="TurnCounter"/> as the very first middleware (before the safety gate and the bot).
+/// with a <see cref="TurnCounter"/> as the very first middleware (before the safety gate and the bot), and the Teams
+/// staff channel for alerts configured (<see cref="AlertChannel"/>) unless a subclass says otherwise.
 /// </summary>
-public sealed class AuthenticatedService : IAsyncLifetime
+public class AuthenticatedService : IAsyncLifetime
 {
     private RunningService? _service;
 
@@ -50,6 +52,12 @@ public sealed class AuthenticatedService : IAsyncLifetime
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
 
+    /// <summary>Every log line of the service, for the tests that check what is (and is not) logged.</summary>
+    public LogCapture Logs { get; } = new();
+
+    /// <summary>False: no <c>Teams:AlertChannel</c>, so alerts wait for the app to be added to a team.</summary>
+    protected virtual bool ConfigureAlertChannel => true;
+
     public async Task InitializeAsync()
     {
         Issuer = await BotFrameworkIssuer.StartAsync();
@@ -57,11 +65,21 @@ public sealed class AuthenticatedService : IAsyncLifetime
         UnendorsedKey = Issuer.AddChannelKey("channel-key-bare", null);
         EmulatorKey = Issuer.AddEmulatorKey("emulator-key-1");
         _service = await RunningService.StartHealthyAsync(Path.Combine(RepoPaths.Root, "knowledge"), _root,
-            b => b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter)),
-            [.. Issuer.ServiceArgs, $"--Teams:TenantId={TenantId}", "--Teams:PublicBaseUrl=https://bot.clinic.example/",
-                $"--Teams:AlertChannel:ServiceUrl={Issuer.ServiceUrl}", $"--Teams:AlertChannel:ConversationId={AlertChannel}",
-                "--Escalations:FirstRetry=00:00:00.200", "--Escalations:MaxRetry=00:00:01"]);
+            b =>
+            {
+                b.Services.Insert(0, ServiceDescriptor.Singleton<Protocol.Turns.IMiddleware>(Counter));
+                b.Logging.AddProvider(Logs);
+            },
+            ServiceArgs(Issuer, ConfigureAlertChannel));
     }
+
+    /// <summary>The service's arguments: the issuer's endpoints, the clinic's tenant, a public address, fast retries.</summary>
+    public static string[] ServiceArgs(BotFrameworkIssuer issuer, bool alertChannel) =>
+    [
+        .. issuer.ServiceArgs, $"--Teams:TenantId={TenantId}", "--Teams:PublicBaseUrl=https://bot.clinic.example/",
+        .. alertChannel ? new[] { $"--Teams:AlertChannel:ServiceUrl={issuer.ServiceUrl}", $"--Teams:AlertChannel:ConversationId={AlertChannel}" } : [],
+        "--Escalations:FirstRetry=00:00:00.200", "--Escalations:MaxRetry=00:00:01",
+    ];
 
     public async Task DisposeAsync()
     {

@@ -33,13 +33,25 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
 
     public string Url { get; private set; } = string.Empty;
 
-    /// <summary>What the Connector received: path, the Authorization header, and the activity JSON.</summary>
-    public ConcurrentQueue<(string Path, string? Authorization, string Body)> Received { get; } = new();
+    /// <summary>What the Connector received by POST (send, reply): path, the Authorization header, the activity JSON, and the id it gave it.</summary>
+    public ConcurrentQueue<(string Path, string? Authorization, string Body, string Id)> Received { get; } = new();
+
+    /// <summary>What the Connector received by PUT (an update of an activity the bot sent): path, Authorization, activity JSON.</summary>
+    public ConcurrentQueue<(string Path, string? Authorization, string Body)> Updated { get; } = new();
 
     public int TokenRequests => Volatile.Read(ref _tokenRequests);
 
-    /// <summary>Statuses the Connector answers to its next POSTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
+    /// <summary>Statuses the Connector answers to its next POSTs and PUTs, in order (an outage: 503s, or 429s with Retry-After: 1).</summary>
     public ConcurrentQueue<int> FailNext { get; } = new();
+
+    /// <summary>Until then every POST and PUT is refused, 503 and 429 (Retry-After: 1) in turn: an outage of a given length.</summary>
+    public DateTimeOffset OutageUntil { get; set; } = DateTimeOffset.MinValue;
+
+    /// <summary>How many calls the outage (<see cref="OutageUntil"/>) refused.</summary>
+    public int RefusedInOutage => Volatile.Read(ref _refusedInOutage);
+
+    private int _refusedInOutage;
+    private int _activityIds;
 
     public int KeySetRequests => Volatile.Read(ref _keySetRequests);
 
@@ -171,22 +183,53 @@ public sealed class BotFrameworkIssuer : IAsyncDisposable
         });
         _app.MapPost("/connector/v3/conversations/{conversation}/activities/{activity?}", async (HttpContext http) =>
         {
-            if (FailNext.TryDequeue(out var failure))
+            if (Refusal(http) is { } refused)
             {
-                if (failure == 429)
-                {
-                    http.Response.Headers.RetryAfter = "1";
-                }
-
-                return Results.Json(new { error = new { code = failure == 429 ? "Throttled" : "ServiceUnavailable", message = "outage" } }, statusCode: failure);
+                return refused;
             }
 
             using var reader = new StreamReader(http.Request.Body);
-            Received.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), await reader.ReadToEndAsync()));
+            var body = await reader.ReadToEndAsync();
+            var id = "sent-" + Interlocked.Increment(ref _activityIds);
+            Received.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), body, id));
             return http.Request.Headers.Authorization.ToString() == "Bearer " + IssuedAccessToken
-                ? Results.Json(new { id = "sent-" + Received.Count })
+                ? Results.Json(new { id })
                 : Results.Json(new { error = new { code = "Unauthorized", message = "bad token" } }, statusCode: 401);
         });
+        _app.MapPut("/connector/v3/conversations/{conversation}/activities/{activity}", async (HttpContext http) =>
+        {
+            if (Refusal(http) is { } refused)
+            {
+                return refused;
+            }
+
+            using var reader = new StreamReader(http.Request.Body);
+            Updated.Enqueue((http.Request.Path.Value!, http.Request.Headers.Authorization.ToString(), await reader.ReadToEndAsync()));
+            return http.Request.Headers.Authorization.ToString() == "Bearer " + IssuedAccessToken
+                ? Results.Json(new { id = http.Request.RouteValues["activity"] })
+                : Results.Json(new { error = new { code = "Unauthorized", message = "bad token" } }, statusCode: 401);
+        });
+    }
+
+    /// <summary>The outage's or <see cref="FailNext"/>'s answer to this call, if it is to be refused.</summary>
+    private IResult? Refusal(HttpContext http)
+    {
+        int status;
+        if (DateTimeOffset.UtcNow < OutageUntil)
+        {
+            status = Interlocked.Increment(ref _refusedInOutage) % 2 == 0 ? 429 : 503;
+        }
+        else if (!FailNext.TryDequeue(out status))
+        {
+            return null;
+        }
+
+        if (status == 429)
+        {
+            http.Response.Headers.RetryAfter = "1";
+        }
+
+        return Results.Json(new { error = new { code = status == 429 ? "Throttled" : "ServiceUnavailable", message = "outage" } }, statusCode: status);
     }
 
     private static Dictionary<string, object> Jwk(RsaSecurityKey key, string[]? endorsements)
