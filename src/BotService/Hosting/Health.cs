@@ -4,7 +4,6 @@ using BotService.Storage.Escalations;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Options;
 
 namespace BotService.Hosting;
 
@@ -16,37 +15,35 @@ namespace BotService.Hosting;
 /// <item><c>/healthz/ready</c>: every dependency with its status; 503 while this instance cannot do its work (the index is
 /// not loaded, the database cannot be written, the data folder cannot take an escalation), 200 <c>degraded</c> for what
 /// it can work around (a notifier or the Connector failing, a rejected rules edit, escalations late).</item>
-/// <item><c>/healthz</c>: as it always was, for the scripts and tests that poll it: the passive checks only (knowledge,
-/// safety, escalations; no disk probe, so polling it changes nothing on a failing disk), 503 only while the index is
-/// loading, otherwise 200 with <c>degraded</c> naming whatever fails.</item>
+/// <item><c>/healthz</c>: as it always was, for the scripts and tests that poll it: every check but the disk probes
+/// (polling it changes nothing on a failing disk), 503 only while the index is loading, otherwise 200 with
+/// <c>degraded</c> naming whatever fails.</item>
 /// </list>
 /// </summary>
 internal static class Health
 {
-    public const string Ready = "ready";
-
-    /// <summary>The checks <c>/healthz</c> has always run (passive: none of them touches the disk).</summary>
-    private const string Summary = "summary";
+    /// <summary>The checks that write to the disk; <c>/healthz</c> leaves them out.</summary>
+    private const string DiskProbe = "disk-probe";
 
     public static IServiceCollection AddServiceHealthChecks(this IServiceCollection services)
     {
         services.AddSingleton<DatabaseHealthCheck>();
         services.AddSingleton<DataFolderHealthCheck>();
         services.AddHealthChecks()
-            .AddCheck<KnowledgeHealthCheck>("knowledge", tags: [Ready, Summary])
-            .AddCheck<SafetyHealthCheck>("safety", tags: [Ready, Summary])
-            .AddCheck<DatabaseHealthCheck>("database", tags: [Ready])
-            .AddCheck<DataFolderHealthCheck>("outbox", tags: [Ready])
-            .AddCheck<EscalationHealthCheck>("escalations", tags: [Ready, Summary])
-            .AddCheck<ConnectorHealthCheck>("connector", tags: [Ready]);
+            .AddCheck<KnowledgeHealthCheck>("knowledge")
+            .AddCheck<SafetyHealthCheck>("safety")
+            .AddCheck<DatabaseHealthCheck>("database", tags: [DiskProbe])
+            .AddCheck<DataFolderHealthCheck>("outbox", tags: [DiskProbe])
+            .AddCheck<EscalationHealthCheck>("escalations")
+            .AddCheck<ConnectorHealthCheck>("connector"); // other parts add their own (Teams alerts: "teams")
         return services;
     }
 
     public static WebApplication MapServiceHealthChecks(this WebApplication app)
     {
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponse.WriteAsync });
-        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = r => r.Tags.Contains(Ready), ResponseWriter = HealthResponse.WriteAsync });
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = r => r.Tags.Contains(Summary), ResponseWriter = HealthResponse.WriteSummaryAsync });
+        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { ResponseWriter = HealthResponse.WriteAsync }); // every check
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = r => !r.Tags.Contains(DiskProbe), ResponseWriter = HealthResponse.WriteSummaryAsync });
         return app;
     }
 }
@@ -126,35 +123,17 @@ internal sealed class DataFolderHealthCheck(EscalationOutbox outbox, EscalationD
 
 /// <summary>
 /// The Bot Framework Connector, when the bot has an identity (<c>MicrosoftAppId</c>): degraded while the bot cannot get
-/// its token (replies to Teams and alerts wait), or the Teams alert notifier is failing. Not a reason to take the
+/// its token (replies to Teams wait; the Teams alerts have their own check, <c>teams</c>). Not a reason to take the
 /// instance out of rotation: the website chat does not need it.
 /// </summary>
-internal sealed class ConnectorHealthCheck(BotFrameworkAuthenticationOptions auth, BotTokenProvider tokens, EscalationDispatcher dispatcher,
-    IOptions<Bot.TeamsAlertChannelOptions> alerts) : IHealthCheck
+internal sealed class ConnectorHealthCheck(BotFrameworkAuthenticationOptions auth, BotTokenProvider tokens) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        if (auth.IsAnonymous)
-        {
-            return Task.FromResult(HealthCheckResult.Healthy("not configured (no MicrosoftAppId: anonymous local mode)"));
-        }
-
-        var data = new Dictionary<string, object> { ["teamsAlerts"] = alerts.Value.IsConfigured };
-        var problems = new List<string>();
-        if (tokens.LastFailure is { } token)
-        {
-            problems.Add("bot token: " + token);
-        }
-
-        if (dispatcher.Health().NotifierErrors.TryGetValue("teams", out var teams))
-        {
-            problems.Add("Teams alerts: " + teams);
-        }
-
-        return Task.FromResult(problems.Count == 0
-            ? HealthCheckResult.Healthy("configured", data)
-            : HealthCheckResult.Degraded(string.Join("; ", problems), data: data));
-    }
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(auth.IsAnonymous
+            ? HealthCheckResult.Healthy("not configured (no MicrosoftAppId: anonymous local mode)")
+            : tokens.LastFailure is { } failure
+                ? HealthCheckResult.Degraded("bot token: " + failure)
+                : HealthCheckResult.Healthy("configured"));
 }
 
 /// <summary>Runs a probe at most once a second; a failure is Unhealthy with the exception's type and message (file paths and SQLite codes, never data).</summary>
