@@ -1,65 +1,14 @@
 // The clinic's chat page (GET /) in a real browser: playwright-core driving Debian's chromium headless against the
 // real service, with the official Web Chat bundle the service serves itself. Started by
-// tests/BotService.IntegrationTests/WebChat/WebChatBrowserTests.cs (one xUnit test per test here), which passes:
-//   WC_BASE        http://127.0.0.1:PORT (the service)
-//   WC_OUT         a folder for screenshots
-//   WC_STAFF_EMAIL, WC_STAFF_PASSWORD   a staff account (the hand-off test signs in to /dashboard with it)
+// tests/BotService.IntegrationTests/WebChat/WebChatBrowserTests.cs (one xUnit test per test here); what it passes and
+// the helpers: browser.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-
-const base = process.env.WC_BASE ?? 'http://127.0.0.1:3978';
-const out = process.env.WC_OUT ?? join(tmpdir(), 'webchat-screenshots');
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// shared/feasibility.md: Debian's chromium under playwright-core, headless, nothing fetched from outside.
-const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const crisisStart = 'If you are in immediate danger, call 911';
-
-/** A fresh browser profile; every request the page makes is recorded, and console errors (CSP violations among them). */
-async function open(viewport = { width: 1280, height: 800 }) {
-  const profile = mkdtempSync(join(tmpdir(), 'wc-profile-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: flags, viewport });
-  const page = context.pages()[0] ?? await context.newPage();
-  const requests = [];
-  const errors = [];
-  page.on('request', r => requests.push(r.url()));
-  page.on('console', m => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', e => errors.push(String(e)));
-  const close = async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  };
-  return { context, page, requests, errors, close };
-}
-
-const sendBox = page => page.locator('[data-id="webchat-sendbox-input"]');
-const bubbles = page => page.locator('.webchat__bubble__content');
-
-/** Loads the page and waits for the welcome (the bot's conversationUpdate reply) to show. */
-async function load(page) {
-  await page.goto(base + '/');
-  await page.getByText('Hello!', { exact: false }).first().waitFor({ timeout: 15000 }).catch(() => {});
-  await sendBox(page).waitFor({ timeout: 15000 });
-  await page.locator('.webchat__suggested-action').first().waitFor({ timeout: 15000 });
-}
-
-async function say(page, text) {
-  const box = sendBox(page);
-  await box.click();
-  await box.fill(text);
-  await box.press('Enter');
-}
-
-function assertClean(session) {
-  const outside = session.requests.filter(u => !u.startsWith(base) && !u.startsWith('data:') && !u.startsWith('blob:'));
-  assert.deepEqual(outside, [], 'the page fetched something from outside');
-  const csp = session.errors.filter(e => /Content Security Policy/i.test(e));
-  assert.deepEqual(csp, [], 'CSP violations');
-}
+import {
+  assertClean, base, bubbles, crisisStart, load, open, out, rowIds, say, sendBox, signIn, staffCredentials,
+} from './browser.mjs';
 
 test('welcome once, with suggestions, the notice and strict headers', async () => {
   const response = await fetch(base + '/');
@@ -200,20 +149,12 @@ test('talk to staff asks for staff', async () => {
 });
 
 test('staff hand-off: crisis in Web Chat, nurse claims and replies, visitor sees Clinic staff, nurse resolves', async () => {
-  const email = process.env.WC_STAFF_EMAIL;
-  const password = process.env.WC_STAFF_PASSWORD;
-  assert.ok(email && password, 'WC_STAFF_EMAIL and WC_STAFF_PASSWORD are needed');
   const nurse = await open();
   const visitor = await open({ width: 390, height: 844 });
   try {
     // The nurse signs in and watches the queue (live over server-sent events).
-    await nurse.page.goto(base + '/account/login');
-    await nurse.page.locator('#email').fill(email);
-    await nurse.page.locator('#password').fill(password);
-    await nurse.page.getByRole('button', { name: 'Sign in' }).click();
-    await nurse.page.waitForURL(/\/dashboard/);
-    const rowIds = () => nurse.page.locator('tr[data-escalation-id]').evaluateAll(rows => rows.map(r => r.dataset.escalationId));
-    const before = new Set(await rowIds());
+    await signIn(nurse.page, staffCredentials());
+    const before = new Set(await rowIds(nurse.page));
     await nurse.page.waitForTimeout(300); // the event stream is connected
 
     // The visitor sends a crisis message in Web Chat; it appears in the nurse's queue within 2 s.
@@ -222,7 +163,7 @@ test('staff hand-off: crisis in Web Chat, nurse claims and replies, visitor sees
     const sentAt = Date.now();
     let id;
     while (!id && Date.now() - sentAt < 5000) {
-      id = (await rowIds()).find(x => !before.has(x));
+      id = (await rowIds(nurse.page)).find(x => !before.has(x));
       if (!id) { await nurse.page.waitForTimeout(25); }
     }
     const appeared = Date.now() - sentAt;
@@ -232,14 +173,30 @@ test('staff hand-off: crisis in Web Chat, nurse claims and replies, visitor sees
     assert.equal(await nurse.page.locator(`tr[data-escalation-id="${id}"]`).getAttribute('data-level'), 'emergency');
     await visitor.page.getByRole('button', { name: 'Call 988' }).first().waitFor({ timeout: 5000 });
 
-    // The nurse claims and replies; the visitor sees it from "Clinic staff".
+    // The nurse claims and replies; the visitor sees it labelled "Clinic staff" (the words themselves unprefixed), with
+    // the staff avatar instead of the bot's, and a screen reader hears who wrote it.
     await nurse.page.goto(`${base}/dashboard/escalations/${id}`);
     await nurse.page.getByRole('button', { name: 'Claim' }).click();
     await nurse.page.locator('#reply-text').waitFor();
     const reply = `A nurse is here with you now (${Math.random().toString(36).slice(2, 8)}). Are you safe right now?`;
     await nurse.page.locator('#reply-text').fill(reply);
     await nurse.page.getByRole('button', { name: 'Send reply' }).click();
-    await visitor.page.getByText('Clinic staff: ' + reply, { exact: true }).first().waitFor({ timeout: 5000 });
+    const message = visitor.page.locator('.webchat__stacked-layout').filter({ has: visitor.page.getByText(reply, { exact: true }) });
+    await message.waitFor({ timeout: 5000 });
+    assert.equal((await message.locator('.webchat__bubble__content').innerText()).trim(), reply, 'the bubble should hold the words only');
+    assert.equal(await message.locator('.clinic-sender').innerText(), 'Clinic staff', 'no visible "Clinic staff" label');
+    assert.ok(await message.locator('.clinic-sender').isVisible());
+    assert.equal(await message.locator('.clinic-staff-avatar').innerText(), 'Staff', 'no staff avatar');
+    assert.equal(await message.locator('.webchat__initialsAvatar').count(), 0, "the staff message shows the bot's avatar");
+    // Web Chat's spoken name for the message (read when it is focused in the transcript) and its live region.
+    await visitor.page.getByRole('article', { name: 'From the clinic: Clinic staff wrote: ' + reply, exact: true }).waitFor({ state: 'attached', timeout: 5000 });
+    assert.match(await visitor.page.locator('.webchat__live-region-transcript').textContent(), new RegExp('Clinic staff wrote: ' + reply.replace(/[().?]/g, '\\$&')));
+    // The bot's messages keep the bot's avatar and no staff label.
+    const welcome = visitor.page.locator('.webchat__stacked-layout').filter({ hasText: 'Hello!' }).first();
+    assert.equal(await welcome.locator('.clinic-sender, .clinic-staff-avatar').count(), 0, 'the bot is labelled as staff');
+    assert.equal(await welcome.locator('.webchat__initialsAvatar').count(), 1, "the bot's avatar is missing");
+    await visitor.page.waitForTimeout(400); // let Web Chat's scroll to the new message settle
+    await visitor.page.screenshot({ path: join(out, 'webchat-staff-reply-phone.png') });
 
     // While the nurse has the conversation, the bot does not answer the visitor's messages.
     const answers = await visitor.page.getByText('$275', { exact: false }).count();

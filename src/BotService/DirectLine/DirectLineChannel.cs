@@ -163,27 +163,21 @@ internal sealed partial class DirectLineChannel(
         }
     }
 
-    /// <summary>How a staff member's reply shows in the visitor's conversation (the staff member's own name is not shared).</summary>
-    public const string StaffLabel = "Clinic staff: ";
-
-    public static ChannelAccount StaffAccount => new() { Id = "clinic-staff", Name = "Clinic staff", Role = "bot" };
-
     /// <summary>
-    /// A staff member's reply from the dashboard: stored in the transcript as role <c>staff</c> and pushed to the
-    /// visitor's socket (or read by polling and on reload) as from "Clinic staff". Null if there is no Direct Line
-    /// conversation of that id.
+    /// A staff member's reply from the dashboard, from <paramref name="staff"/> (<see cref="DirectLineReplySender.StaffAccount"/>):
+    /// stored in the transcript as role <c>staff</c> and pushed to the visitor's socket (or read by polling and on reload).
+    /// Null if there is no Direct Line conversation of that id.
     /// </summary>
-    public async Task<string?> SendStaffReplyAsync(string conversationId, string text, CancellationToken cancellationToken)
+    public async Task<string?> SendStaffReplyAsync(string conversationId, ChannelAccount staff, string text, CancellationToken cancellationToken)
     {
         if (await FindAsync(conversationId, cancellationToken) is not { } conversation)
         {
             return null;
         }
 
-        // Web Chat shows every non-user message as the bot's, whatever its sender's name; the label in the text tells
-        // the visitor (and their screen reader) a person wrote it. The transcript keeps the staff member's words only.
-        var reply = new Activity { Type = ActivityTypes.Message, Text = StaffLabel + text, TextFormat = "plain", From = StaffAccount };
-        var ids = await SendAsync(conversation, [reply], TranscriptRoles.Staff, transcriptText: text, urgent: false, cancellationToken);
+        // The text is the staff member's words only: the sender says a person wrote it (the chat page labels it).
+        var reply = new Activity { Type = ActivityTypes.Message, Text = text, TextFormat = "plain", From = staff };
+        var ids = await SendAsync(conversation, [reply], TranscriptRoles.Staff, transcriptText: null, urgent: false, cancellationToken);
         return ids[0];
     }
 

@@ -30,7 +30,7 @@ public sealed class BucketOptions
 
 /// <summary>
 /// Request rate limits (configuration section <c>RateLimits</c>), applied when a request is admitted, before any of it
-/// is processed. See docs/decisions/0013-rate-limits-and-the-safety-lane.md.
+/// is processed. See docs/decisions/0014-rate-limits-and-the-safety-lane.md.
 /// </summary>
 public sealed class RateLimitOptions
 {

@@ -14,8 +14,9 @@ namespace BotService.IntegrationTests.WebChat;
 
 /// <summary>
 /// The hand-off over real Direct Line HTTP: "Talk to staff" creates an urgent escalation; a claimed conversation gets
-/// no bot answers (but still the crisis reply); a staff reply reaches the visitor's conversation as "Clinic staff" and
-/// is stored as role staff; after resolve the bot answers again.
+/// no bot answers (but still the crisis reply); a staff reply reaches the visitor's conversation unprefixed, from a
+/// "Clinic staff" sender whose id starts with <c>staff:</c> (what the chat page labels), and is stored as role staff; after
+/// resolve the bot answers again.
 /// </summary>
 public sealed class StaffHandoffTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
 {
@@ -50,7 +51,7 @@ public sealed class StaffHandoffTests(DirectLineFixture service) : IClassFixture
         // Act
         Assert.Equal(ActionOutcome.Done, await board.ClaimAsync(escalation.Id, nurse, takeOver: false, CancellationToken.None));
         Assert.Equal(ActionOutcome.Done, await board.ReplyAsync(escalation.Id, nurse, reply, CancellationToken.None));
-        var delivered = await UntilAsync(token, conversationId, a => a.GetProperty("from").GetProperty("id").GetString() == "clinic-staff");
+        var delivered = await UntilAsync(token, conversationId, a => a.GetProperty("text").GetString() == reply);
         var quietId = await PostAsync(token, conversationId, new { type = "message", text = "how much is an infusion" });
         var crisisId = await PostAsync(token, conversationId, new { type = "message", text = "I want to end my life" });
         var crisis = await UntilAsync(token, conversationId, a => a.GetProperty("replyToId").GetString() == crisisId);
@@ -61,8 +62,11 @@ public sealed class StaffHandoffTests(DirectLineFixture service) : IClassFixture
         var answer = await UntilAsync(token, conversationId, a => a.GetProperty("replyToId").GetString() == againId);
 
         // Assert
-        Assert.Equal(DirectLineChannel.StaffLabel + reply, delivered.GetProperty("text").GetString());
-        Assert.Equal("Clinic staff", delivered.GetProperty("from").GetProperty("name").GetString());
+        var from = delivered.GetProperty("from");
+        Assert.Matches("^staff:[0-9a-f]{16}$", from.GetProperty("id").GetString());
+        Assert.Equal((DirectLineReplySender.StaffName, "bot"), (from.GetProperty("name").GetString(), from.GetProperty("role").GetString()));
+        Assert.Equal(DirectLineReplySender.StaffAccount(nurse.Name).Id, from.GetProperty("id").GetString());
+        Assert.NotEqual(DirectLineReplySender.StaffAccount("someone-else@clinic.test").Id, from.GetProperty("id").GetString());
         await using (var db = service.Services.GetRequiredService<Database>().Open())
         {
             var stored = await db.Messages.SingleAsync(m => m.ConversationId == conversationId && m.Role == "staff");

@@ -1,7 +1,8 @@
 // The clinic's chat page: gets a Direct Line token from our own /api/webchat/token, keeps the conversation id and the
 // (refreshed) token in sessionStorage so a reload resumes with history, and renders the official Web Chat bundle
 // (served from this origin) against our Direct Line endpoint. No inline script: the page's CSP allows scripts from
-// 'self' only; Web Chat's CSS-in-JS gets the page's style nonce.
+// 'self' only; Web Chat's CSS-in-JS gets the page's style nonce. Staff replies are labelled through Web Chat's own
+// middleware (see "Staff replies" below), rendered with window.React: the React 16.8.6 build the bundle runs on.
 'use strict';
 (function () {
   var nonce = document.currentScript ? document.currentScript.nonce : undefined;
@@ -69,9 +70,101 @@
     suggestedActionBorderRadius: 18,
     sendBoxButtonColor: '#0b5cad',
     sendBoxBorderTop: 'solid 1px #c5d2df',
+    // Keyboard focus: 2px indicators in the clinic's blue (Web Chat's default is 1px grey).
+    sendBoxButtonKeyboardFocusIndicatorBorderColor: '#0b5cad',
+    sendBoxButtonKeyboardFocusIndicatorBorderWidth: 2,
+    suggestedActionKeyboardFocusIndicatorBorderColor: '#0b5cad',
+    suggestedActionKeyboardFocusIndicatorBorderWidth: 2,
+    suggestedActionsVisualKeyboardIndicatorColor: '#0b5cad',
     transcriptActivityVisualKeyboardIndicatorColor: '#0b5cad',
     transcriptVisualKeyboardIndicatorColor: '#0b5cad',
   };
+
+  // Web Chat has no style option for the message box's focus (its input has "outline: 0" and nothing else): one
+  // addition to its own style set, drawn inside the box so nothing around it moves.
+  function styleSetWithFocusedSendBox() {
+    var styleSet = window.WebChat.createStyleSet(styleOptions);
+    styleSet.sendBoxTextBox = Object.assign({}, styleSet.sendBoxTextBox, {
+      '&:focus-within': { outline: 'solid 2px #0b5cad', outlineOffset: -2 },
+    });
+    return styleSet;
+  }
+
+  // Staff replies. A reply from the staff dashboard comes from "staff:<opaque id>" named "Clinic staff", with role
+  // "bot" (Web Chat knows only the visitor and everyone else) and the staff member's words only. Web Chat's own
+  // customisation points make the difference visible and heard:
+  // - groupActivitiesMiddleware: a staff message never joins the bot's group (Web Chat groups by role, and the group's
+  //   first message picks the avatar);
+  // - avatarMiddleware: a green "Staff" avatar instead of the bot's "C";
+  // - activityStatusMiddleware: "Clinic staff" in the message's status line, under the bubble;
+  // - the store: Web Chat's 'webchat:fallback-text' ("Clinic staff wrote: …") is what its live region announces and
+  //   what the transcript reads out when the message is focused; the greeting before it (ACTIVITY_BOT_SAID_ALT, one
+  //   string for every non-visitor sender) says "From the clinic:" instead of "Bot C said:".
+  var STAFF_LABEL = 'Clinic staff';
+
+  function isStaff(activity) {
+    var from = activity && activity.from;
+    return !!from && from.role !== 'user' && typeof from.id === 'string' && from.id.indexOf('staff:') === 0;
+  }
+
+  function senderOf(activity) {
+    return activity.from && activity.from.role === 'user' ? 'user' : isStaff(activity) ? activity.from.id : 'bot';
+  }
+
+  var groupActivitiesMiddleware = function () {
+    return function (next) {
+      return function (args) {
+        var groups = next(args);
+        var sender = [];
+        args.activities.forEach(function (activity, i) {
+          if (i && senderOf(args.activities[i - 1]) === senderOf(activity)) {
+            sender[sender.length - 1].push(activity);
+          } else {
+            sender.push([activity]);
+          }
+        });
+        return { sender: sender, status: groups.status };
+      };
+    };
+  };
+
+  function staffMiddleware(React) {
+    var h = React.createElement;
+    return {
+      avatarMiddleware: function () {
+        return function (next) {
+          return function (args) {
+            if (!isStaff(args.activity)) { return next(args); }
+            return function () { return h('div', { className: 'clinic-staff-avatar', 'aria-hidden': true }, 'Staff'); };
+          };
+        };
+      },
+      activityStatusMiddleware: function () {
+        return function (next) {
+          return function (args) {
+            var status = next(args);
+            if (!isStaff(args.activity)) { return status; }
+            return h(React.Fragment, null, h('span', { className: 'clinic-sender' }, STAFF_LABEL), status);
+          };
+        };
+      },
+    };
+  }
+
+  function labelStaffForScreenReaders() {
+    return function () {
+      return function (next) {
+        return function (action) {
+          var activity = action.type === 'DIRECT_LINE/INCOMING_ACTIVITY' && action.payload && action.payload.activity;
+          if (activity && activity.type === 'message' && isStaff(activity)) {
+            var channelData = Object.assign({}, activity.channelData, { 'webchat:fallback-text': STAFF_LABEL + ' wrote: ' + (activity.text || '') });
+            action = Object.assign({}, action, { payload: Object.assign({}, action.payload, { activity: Object.assign({}, activity, { channelData: channelData }) }) });
+          }
+          return next(action);
+        };
+      };
+    };
+  }
 
   async function start() {
     if (!window.WebChat) {
@@ -113,14 +206,21 @@
     setInterval(keepToken, 60 * 1000);
     window.addEventListener('pagehide', keepToken);
 
-    var store = window.WebChat.createStore();
+    var store = window.WebChat.createStore({}, labelStaffForScreenReaders());
+    // Without window.React (a build from an older lockfile) the page still works; staff messages then only carry
+    // their spoken label, not the avatar and the visible one.
+    var staff = window.React ? staffMiddleware(window.React) : {};
     window.WebChat.renderWebChat({
       directLine: directLine,
       store: store,
       styleOptions: styleOptions,
+      styleSet: styleSetWithFocusedSendBox(),
+      groupActivitiesMiddleware: groupActivitiesMiddleware,
+      avatarMiddleware: staff.avatarMiddleware,
+      activityStatusMiddleware: staff.activityStatusMiddleware,
       locale: 'en-US',
       nonce: nonce,
-      overrideLocalizedStrings: { TEXT_INPUT_PLACEHOLDER: 'Type your question' },
+      overrideLocalizedStrings: { TEXT_INPUT_PLACEHOLDER: 'Type your question', ACTIVITY_BOT_SAID_ALT: 'From the clinic:' },
     }, document.getElementById('webchat'));
 
     document.getElementById('talk-to-staff').addEventListener('click', function () {
