@@ -25,6 +25,11 @@ public sealed record KnowledgeStatus(
 /// </summary>
 public sealed partial class KnowledgeBase : IDisposable
 {
+    /// <summary>Spans of this library: <c>knowledge ask</c> (answered, confidence, whether the answer cache had it; never the question).</summary>
+    public const string ActivitySourceName = "BotService.Knowledge";
+
+    private static readonly ActivitySource Source = new(ActivitySourceName);
+
     private readonly AnswerOptions _options;
     private readonly ILogger _log;
     private readonly TimeProvider _time;
@@ -92,17 +97,27 @@ public sealed partial class KnowledgeBase : IDisposable
     public Answer Ask(string question, Audience audience)
     {
         ArgumentNullException.ThrowIfNull(question);
+        using var span = Source.StartActivity("knowledge ask");
         var snapshot = Acquire() ?? throw new KnowledgeNotReadyException();
         try
         {
             var normalised = QueryInterpreter.Normalise(question);
-            if (snapshot.Answers.TryGet(normalised, audience, out var cached))
+            var cachedAnswer = snapshot.Answers.TryGet(normalised, audience, out var cached);
+            var answer = cachedAnswer ? cached! : Retrieve(snapshot, normalised, audience, Compose);
+            if (!cachedAnswer)
             {
-                return cached;
+                snapshot.Answers.Add(normalised, audience, answer);
             }
 
-            var answer = Retrieve(snapshot, normalised, audience, Compose);
-            snapshot.Answers.Add(normalised, audience, answer);
+            if (span is { IsAllDataRequested: true })
+            {
+                span.SetTag("knowledge.generation", snapshot.Generation);
+                span.SetTag("knowledge.audience", audience.ToString());
+                span.SetTag("knowledge.cached", cachedAnswer);
+                span.SetTag("knowledge.answered", answer.Answered);
+                span.SetTag("knowledge.confidence", Math.Round(answer.Confidence, 3));
+            }
+
             return answer;
         }
         finally

@@ -5,7 +5,6 @@ using BotService.DirectLine;
 using BotService.Hosting;
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace BotService;
@@ -52,6 +51,9 @@ public static class BotServiceApp
         builder.Services.AddBotFramework(builder.Configuration);
         builder.Services.AddDirectLine();
         builder.Services.AddSingleton<WarmUpState>();
+        builder.AddTelemetry(); // metrics at /metrics, traces if configured, trace ids in logs
+        builder.Services.AddAdmission(); // rate limits (per address, per conversation, the safety lane)
+        builder.Services.AddBaselineSecurityHeaders();
         builder.Services.AddHostedService<HttpWarmUp>();
         Dashboard.DashboardApi.AddDashboard(builder.Services, builder.Configuration); // staff sign-in, escalation dashboard, audit, retention
 
@@ -65,17 +67,17 @@ public static class BotServiceApp
             o.SerializerOptions.TypeInfoResolverChain.Insert(1, BotService.Protocol.Schema.ProtocolJsonContext.Default);
         });
         builder.Services.AddProblemDetails();
-        builder.Services.AddHealthChecks()
-            .AddCheck<KnowledgeHealthCheck>("knowledge")
-            .AddCheck<SafetyHealthCheck>("safety")
-            .AddCheck<EscalationHealthCheck>("escalations");
+        builder.Services.AddServiceHealthChecks(); // /healthz/live, /healthz/ready (dependencies), /healthz
 
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.UseBaselineSecurityHeaders(); // on every response, errors included
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.MapMetrics();
+        app.UseAdmission(); // message bodies read (bounded), then the rate limits: before sign-in and every endpoint
         Dashboard.DashboardApi.MapDashboard(app);
-        app.MapHealthChecks("/healthz", new() { ResponseWriter = HealthResponse.WriteAsync });
+        app.MapServiceHealthChecks();
         app.MapAskApi();
         Bot.MessagesApi.MapMessagesApi(app);
         app.MapDirectLineApi();

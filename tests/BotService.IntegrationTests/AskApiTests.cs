@@ -60,6 +60,9 @@ public sealed class AskApiTests(ServiceFixture service) : IClassFixture<ServiceF
         { "application/json", "{\"text\": \"price\", \"audience\": 1}", HttpStatusCode.BadRequest, "\\\"public\\\" or \\\"staff\\\"" },
         { "application/json", "{\"text\": \"" + new string('a', 20_000) + "\"}", HttpStatusCode.RequestEntityTooLarge, "too large" },
         { "text/plain", "how much is it", HttpStatusCode.UnsupportedMediaType, "must be JSON" },
+        // Found by the fuzz run (was 500): unpaired surrogate escapes are valid JSON but not a string .NET can hold.
+        { "application/json", "{\"text\": \"price \\ud800\"}", HttpStatusCode.BadRequest, "not valid Unicode" },
+        { "application/json", "{\"text\": \"price\", \"conversationId\": \"\\udfff\"}", HttpStatusCode.BadRequest, "not valid Unicode" },
     };
 
     [Theory]

@@ -44,6 +44,9 @@ internal static class Faults
         return new Mount(file, removeFolder: false);
     }
 
+    /// <summary>Makes a folder read-only the same way (files open for writing in it stay writable, as on a real remount).</summary>
+    public static Mount ReadOnlyFolder(string folder) => ReadOnlyFile(folder);
+
     /// <summary>Fills a folder's file system until writing fails; delete the returned file to free the space.</summary>
     public static string Fill(string folder)
     {

@@ -37,6 +37,19 @@ public sealed class LogCapture : ILoggerProvider, ISupportExternalScope
 
     public ConcurrentQueue<string> Lines { get; } = new();
 
+    /// <summary>Adds a line another process wrote (a service started as its own process) to the run's log file.</summary>
+    public static void Record(string line)
+    {
+        if (File is not null)
+        {
+            lock (FileLock)
+            {
+                File.Write(line);
+                File.Write('\n');
+            }
+        }
+    }
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;

@@ -94,9 +94,10 @@ service_port=$(free_port)
 service="http://127.0.0.1:$service_port"
 mkdir -p "$work/data"
 # The repo root is the working folder so the service finds appsettings.json and knowledge/ as it does under
-# `dotnet run`; anonymous mode: no app id from configuration or environment.
+# `dotnet run`; anonymous mode: no app id from configuration or environment. Every wrk request is the same activity
+# of one conversation, so the per-conversation rate limit is switched off: this run measures throughput.
 (cd "$repo" && exec env -u MicrosoftAppId -u MicrosoftAppPassword -u MicrosoftAppTenantId \
-  dotnet "$work/service/BotService.dll" --urls "$service" --Data:Path="$work/data") >"$work/service.log" 2>&1 &
+  dotnet "$work/service/BotService.dll" --urls "$service" --Data:Path="$work/data" --RateLimits:Enabled=false) >"$work/service.log" 2>&1 &
 pids+=($!)
 service_pid=$!
 wait_ready "$service/healthz" "$service_pid" "$work/service.log"

@@ -19,6 +19,10 @@ public sealed partial class BotTokenProvider(HttpClient http, BotFrameworkAuthen
     private static readonly TimeSpan RefreshMargin = TimeSpan.FromMinutes(5);
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (string Token, DateTimeOffset RefreshAt)? _cached;
+    private volatile string? _lastFailure;
+
+    /// <summary>Why the last token request failed (no secret in it), or null once one has succeeded (for readiness).</summary>
+    public string? LastFailure => _lastFailure;
 
     public async Task<string> GetTokenAsync(CancellationToken cancellationToken)
     {
@@ -35,7 +39,18 @@ public sealed partial class BotTokenProvider(HttpClient http, BotFrameworkAuthen
                 return again.Token;
             }
 
-            var token = await RequestAsync(cancellationToken);
+            TokenResponse token;
+            try
+            {
+                token = await RequestAsync(cancellationToken);
+            }
+            catch (BotTokenException e)
+            {
+                _lastFailure = e.Message;
+                throw;
+            }
+
+            _lastFailure = null;
             var lifetime = TimeSpan.FromSeconds(Math.Max(0, token.ExpiresIn));
             // Refresh five minutes early; a short-lived token is refreshed at half its life instead.
             var margin = lifetime > RefreshMargin * 2 ? RefreshMargin : lifetime / 2;

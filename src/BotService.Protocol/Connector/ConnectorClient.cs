@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using BotService.Protocol.Schema;
+using BotService.Protocol.Telemetry;
 
 namespace BotService.Protocol.Connector;
 
@@ -12,7 +13,9 @@ public sealed record ResourceResponse(string? Id);
 /// anything else to <c>v3/conversations/{conv}/activities</c>, and an update of an activity the bot sent is a PUT to
 /// <c>v3/conversations/{conv}/activities/{id}</c>; ids are escaped as the SDK escapes them. The
 /// <see cref="HttpClient"/> carries retries and backoff (the host adds the resilience handler) and, once built, the
-/// bot's OAuth token. A refusal surfaces as an <see cref="HttpRequestException"/> with the final status code.
+/// bot's OAuth token. A refusal surfaces as an <see cref="HttpRequestException"/> with the final status code. Each send
+/// or update is a span (<c>connector send</c> / <c>connector update</c>: activity type and host), with HttpClient's own
+/// span (and its retries) under it.
 /// </summary>
 public sealed class ConnectorClient(HttpClient http)
 {
@@ -20,6 +23,7 @@ public sealed class ConnectorClient(HttpClient http)
     public async Task<ResourceResponse?> SendAsync(Activity activity, CancellationToken cancellationToken)
     {
         var uri = ActivitiesUri(activity, activity.ReplyToId);
+        using var span = Span("connector send", activity, uri);
         using var response = await http.PostAsJsonAsync(uri, activity, ProtocolJsonContext.Default.Activity, cancellationToken);
         return await ReadAsync(response, cancellationToken);
     }
@@ -36,8 +40,21 @@ public sealed class ConnectorClient(HttpClient http)
         }
 
         var uri = ActivitiesUri(activity, id);
+        using var span = Span("connector update", activity, uri);
         using var response = await http.PutAsJsonAsync(uri, activity, ProtocolJsonContext.Default.Activity, cancellationToken);
         return await ReadAsync(response, cancellationToken);
+    }
+
+    private static System.Diagnostics.Activity? Span(string name, Activity activity, Uri uri)
+    {
+        var span = ProtocolTelemetry.Source.StartActivity(name, System.Diagnostics.ActivityKind.Client);
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("bot.activity.type", activity.Type);
+            span.SetTag("server.address", uri.Host);
+        }
+
+        return span;
     }
 
     private static Uri ActivitiesUri(Activity activity, string? activityId)

@@ -1,4 +1,5 @@
 using BotService.Protocol.Schema;
+using BotService.Protocol.Telemetry;
 
 namespace BotService.Protocol.Turns;
 
@@ -123,6 +124,8 @@ public interface IBot
 }
 
 /// <summary>Runs middleware in order, then the bot; a middleware that does not call next ends the turn there.</summary>
+/// <remarks>With a trace listener, each middleware and the bot run in a span of their own (named after the type), so a
+/// trace shows where a turn spent its time.</remarks>
 public sealed class MiddlewareSet(IEnumerable<IMiddleware> middleware)
 {
     private readonly IMiddleware[] _middleware = middleware.ToArray();
@@ -130,21 +133,68 @@ public sealed class MiddlewareSet(IEnumerable<IMiddleware> middleware)
     public Task RunAsync(ITurnContext turnContext, Func<ITurnContext, CancellationToken, Task> bot, CancellationToken cancellationToken) =>
         RunAsync(0, turnContext, bot, cancellationToken);
 
-    private Task RunAsync(int index, ITurnContext turnContext, Func<ITurnContext, CancellationToken, Task> bot, CancellationToken cancellationToken) =>
-        index == _middleware.Length
+    private Task RunAsync(int index, ITurnContext turnContext, Func<ITurnContext, CancellationToken, Task> bot, CancellationToken cancellationToken)
+    {
+        if (ProtocolTelemetry.Source.HasListeners())
+        {
+            return TracedAsync(index, turnContext, bot, cancellationToken);
+        }
+
+        return index == _middleware.Length
             ? bot(turnContext, cancellationToken)
             : _middleware[index].OnTurnAsync(turnContext, ct => RunAsync(index + 1, turnContext, bot, ct), cancellationToken);
+    }
+
+    // Async, so the span is Activity.Current only inside this step (and the steps it calls), never for the caller.
+    private async Task TracedAsync(int index, ITurnContext turnContext, Func<ITurnContext, CancellationToken, Task> bot, CancellationToken cancellationToken)
+    {
+        var last = index == _middleware.Length;
+        using var span = ProtocolTelemetry.Source.StartActivity(last ? "bot" : "middleware " + _middleware[index].GetType().Name);
+        if (last)
+        {
+            await bot(turnContext, cancellationToken);
+        }
+        else
+        {
+            await _middleware[index].OnTurnAsync(turnContext, ct => RunAsync(index + 1, turnContext, bot, ct), cancellationToken);
+        }
+    }
 }
 
 /// <summary>
 /// Runs turns: the middleware in order, then the bot (the part of the SDK's <c>BotAdapter</c> every channel shares).
 /// A channel adapter (<c>/api/messages</c>, Direct Line, <c>/api/ask</c>) builds the <see cref="TurnContext"/> with its
-/// own way of sending and hands it here.
+/// own way of sending and hands it here. Each turn is a span (<c>turn</c>: channel, activity type, conversation hash)
+/// when traces are collected.
 /// </summary>
 public sealed class BotPipeline(IEnumerable<IMiddleware> middleware, IBot bot)
 {
     private readonly MiddlewareSet _middleware = new(middleware);
 
     public Task RunTurnAsync(ITurnContext turnContext, CancellationToken cancellationToken) =>
-        _middleware.RunAsync(turnContext, bot.OnTurnAsync, cancellationToken);
+        ProtocolTelemetry.Source.HasListeners()
+            ? TracedAsync(turnContext, cancellationToken)
+            : _middleware.RunAsync(turnContext, bot.OnTurnAsync, cancellationToken);
+
+    private async Task TracedAsync(ITurnContext turnContext, CancellationToken cancellationToken)
+    {
+        var activity = turnContext.Activity;
+        using var span = ProtocolTelemetry.Source.StartActivity("turn");
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("bot.channel", activity.ChannelId);
+            span.SetTag("bot.activity.type", activity.Type);
+            span.SetTag("bot.conversation.hash", ProtocolTelemetry.ConversationHash(activity.Conversation?.Id));
+        }
+
+        try
+        {
+            await _middleware.RunAsync(turnContext, bot.OnTurnAsync, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name); // the type only: a message could quote input
+            throw;
+        }
+    }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using BotService.Storage.Data;
 using Microsoft.Data.Sqlite;
@@ -85,6 +86,9 @@ public sealed record TranscriptConversation(string Id, string Channel, string? U
 /// </summary>
 public sealed partial class TranscriptStore : BackgroundService
 {
+    /// <summary>The meter of <c>bot.transcript.commit.size</c> and <c>bot.transcript.commit.duration</c> (one point per group commit).</summary>
+    public const string MeterName = "BotService.Storage";
+
     /// <summary>Most requests one transaction takes; more wait for the next one (keeps one commit short).</summary>
     private const int MaxBatch = 512;
 
@@ -103,8 +107,19 @@ public sealed partial class TranscriptStore : BackgroundService
     private Writer? _writer; // the writer thread's alone
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
 
-    public TranscriptStore(Database database, TranscriptOptions options, TimeProvider time, ILogger<TranscriptStore> log)
+    private readonly Histogram<int>? _commitSize;
+    private readonly Histogram<double>? _commitDuration;
+
+    public TranscriptStore(Database database, TranscriptOptions options, TimeProvider time, ILogger<TranscriptStore> log, IMeterFactory? meters = null)
     {
+        if (meters?.Create(MeterName) is { } meter)
+        {
+            _commitSize = meter.CreateHistogram("bot.transcript.commit.size", "{activity}", "Activities written in one group commit",
+                advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] });
+            _commitDuration = meter.CreateHistogram("bot.transcript.commit.duration", "s", "Time to write and commit one group of activities",
+                advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+        }
+
         // Its own pool (a different busy timeout makes a different pool key), so the synchronous setting of the
         // writer's connections never leaks into the connections the rest of the service borrows.
         _connectionString = new SqliteConnectionStringBuilder(StorageSetup.SqliteConnectionString(database.DataPath)) { DefaultTimeout = 6 }.ToString();
@@ -330,7 +345,11 @@ public sealed partial class TranscriptStore : BackgroundService
                 request.Done.TrySetResult();
             }
 
-            BatchWritten(_log, batch.Count, batch.Sum(r => r.Items.Count), Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            var activities = batch.Sum(r => r.Items.Count);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            _commitSize?.Record(activities);
+            _commitDuration?.Record(elapsed.TotalSeconds);
+            BatchWritten(_log, batch.Count, activities, elapsed.TotalMilliseconds);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -20,6 +20,7 @@ internal static partial class AskApi
     public static IEndpointRouteBuilder MapAskApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/ask", AskAsync)
+            .WithMetadata(new MessageEndpoint("ask", MaxBodyBytes, () => TooLarge().Problem!, IsActivity: false)) // rate limits, safety lane
             .WithName("Ask")
             .Produces<AskResponse>()
             .ProducesValidationProblem()
@@ -154,60 +155,75 @@ internal static partial class AskApi
             return TooLarge();
         }
 
-        using (document)
+        try
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return Invalid("body", "The body must be a JSON object with a \"text\" field.");
-            }
-
-            var errors = new Dictionary<string, string[]>();
-            string? text = null;
-            if (!root.TryGetProperty("text", out var textElement))
-            {
-                errors["text"] = ["\"text\" is required: the question to answer."];
-            }
-            else if (textElement.ValueKind != JsonValueKind.String)
-            {
-                errors["text"] = ["\"text\" must be a string."];
-            }
-            else
-            {
-                text = textElement.GetString()!;
-                if (string.IsNullOrWhiteSpace(text))
-                {
-                    errors["text"] = ["\"text\" is empty: write a question."];
-                }
-                else if (text.Length > MaxTextLength)
-                {
-                    errors["text"] = [$"\"text\" is {text.Length} characters long; the limit is {MaxTextLength}."];
-                }
-            }
-
-            var audience = Audience.Public;
-            if (root.TryGetProperty("audience", out var audienceElement) && audienceElement.ValueKind != JsonValueKind.Null)
-            {
-                switch (audienceElement.ValueKind == JsonValueKind.String ? audienceElement.GetString() : null)
-                {
-                    case "public": audience = Audience.Public; break;
-                    case "staff": audience = Audience.Staff; break;
-                    default: errors["audience"] = ["\"audience\" must be \"public\" or \"staff\"."]; break;
-                }
-            }
-
-            string? conversationId = null;
-            if (root.TryGetProperty("conversationId", out var conversationElement) && conversationElement.ValueKind != JsonValueKind.Null)
-            {
-                conversationId = conversationElement.ValueKind == JsonValueKind.String ? conversationElement.GetString() : null;
-                if (string.IsNullOrWhiteSpace(conversationId) || conversationId.Length > 200)
-                {
-                    errors["conversationId"] = ["\"conversationId\" must be a non-empty string of at most 200 characters."];
-                }
-            }
-
-            return errors.Count > 0 ? new Parsed(null, audience, null, errors, null) : new Parsed(text, audience, conversationId, null, null);
+            return Validate(document);
         }
+        catch (InvalidOperationException)
+        {
+            // GetString on a string that is not valid Unicode (invalid UTF-8, an unpaired surrogate escape): found by the fuzz run.
+            return Fail(StatusCodes.Status400BadRequest, "The body is not valid JSON text.",
+                "A string in it is not valid Unicode (invalid UTF-8 or an unpaired surrogate).");
+        }
+        finally
+        {
+            document.Dispose();
+        }
+    }
+
+    private static Parsed Validate(JsonDocument document)
+    {
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return Invalid("body", "The body must be a JSON object with a \"text\" field.");
+        }
+
+        var errors = new Dictionary<string, string[]>();
+        string? text = null;
+        if (!root.TryGetProperty("text", out var textElement))
+        {
+            errors["text"] = ["\"text\" is required: the question to answer."];
+        }
+        else if (textElement.ValueKind != JsonValueKind.String)
+        {
+            errors["text"] = ["\"text\" must be a string."];
+        }
+        else
+        {
+            text = textElement.GetString()!;
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                errors["text"] = ["\"text\" is empty: write a question."];
+            }
+            else if (text.Length > MaxTextLength)
+            {
+                errors["text"] = [$"\"text\" is {text.Length} characters long; the limit is {MaxTextLength}."];
+            }
+        }
+
+        var audience = Audience.Public;
+        if (root.TryGetProperty("audience", out var audienceElement) && audienceElement.ValueKind != JsonValueKind.Null)
+        {
+            switch (audienceElement.ValueKind == JsonValueKind.String ? audienceElement.GetString() : null)
+            {
+                case "public": audience = Audience.Public; break;
+                case "staff": audience = Audience.Staff; break;
+                default: errors["audience"] = ["\"audience\" must be \"public\" or \"staff\"."]; break;
+            }
+        }
+
+        string? conversationId = null;
+        if (root.TryGetProperty("conversationId", out var conversationElement) && conversationElement.ValueKind != JsonValueKind.Null)
+        {
+            conversationId = conversationElement.ValueKind == JsonValueKind.String ? conversationElement.GetString() : null;
+            if (string.IsNullOrWhiteSpace(conversationId) || conversationId.Length > 200)
+            {
+                errors["conversationId"] = ["\"conversationId\" must be a non-empty string of at most 200 characters."];
+            }
+        }
+
+        return errors.Count > 0 ? new Parsed(null, audience, null, errors, null) : new Parsed(text, audience, conversationId, null, null);
     }
 
     private static Parsed Invalid(string field, string message) => new(null, Audience.Public, null, new() { [field] = [message] }, null);

@@ -41,9 +41,10 @@ internal static class BotFrameworkServices
         services.AddOptions<TeamsOptions>().BindConfiguration(TeamsOptions.SectionName);
         services.AddTeamsAlerts(configuration);
 
-        // The turn pipeline, in order: the transcript (every channel's activities; never blocks a reply), the typing
+        // The turn pipeline, in order: telemetry, the transcript (every channel's activities; never blocks a reply), the typing
         // indicator for slow turns, the safety gate, staff hand-off (quiet while staff have the conversation), the Teams
         // tenant gate, then the bot.
+        services.AddSingleton<IMiddleware, Hosting.TurnTelemetryMiddleware>(); // log scope (conversation hash), answer metrics
         services.AddSingleton<IMiddleware, TranscriptMiddleware>();
         services.AddSingleton<IMiddleware>(sp => new ShowTypingMiddleware(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2),
             sp.GetRequiredService<TimeProvider>()));

@@ -29,7 +29,8 @@ internal static partial class MessagesApi
 
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/messages", HandleAsync);
+        app.MapPost("/api/messages", HandleAsync)
+            .WithMetadata(new Hosting.MessageEndpoint("messages", MaxActivityBytes, TooLarge, IsActivity: true)); // rate limits, safety lane
         return app;
     }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Threading.RateLimiting;
 using BotService.Protocol.Schema;
 using Microsoft.Extensions.Options;
 
@@ -23,7 +22,6 @@ internal static partial class DirectLineApi
         services.AddOptions<DirectLineOptions>().BindConfiguration(DirectLineOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<DirectLineTokens>();
         services.AddSingleton<DirectLineChannel>();
-        services.AddSingleton<WebChatTokenLimiter>();
         return services;
     }
 
@@ -35,10 +33,12 @@ internal static partial class DirectLineApi
         dl.MapPost("/tokens/refresh", RefreshAsync);
         dl.MapPost("/conversations", StartAsync);
         dl.MapGet("/conversations/{conversationId}", ReconnectAsync);
-        dl.MapPost("/conversations/{conversationId}/activities", PostActivityAsync);
+        var maxActivityBytes = app.Services.GetRequiredService<IOptions<DirectLineOptions>>().Value.MaxActivityBytes;
+        dl.MapPost("/conversations/{conversationId}/activities", PostActivityAsync) // rate limits (per conversation), safety lane
+            .WithMetadata(new Hosting.MessageEndpoint("directline", maxActivityBytes, () => TooLarge(maxActivityBytes), IsActivity: true, RouteConversation: "conversationId"));
         dl.MapGet("/conversations/{conversationId}/activities", GetActivitiesAsync);
         dl.MapGet("/conversations/{conversationId}/stream", StreamAsync);
-        app.MapPost("/api/webchat/token", WebChatTokenAsync);
+        app.MapPost("/api/webchat/token", WebChatTokenAsync).RequireRateLimiting(Hosting.Admission.WebChatTokenPolicy); // DirectLine:TokenRequestsPerMinute per address
         return app;
     }
 
@@ -280,17 +280,11 @@ internal static partial class DirectLineApi
     /// <c>POST /api/webchat/token</c>: the website's way to a token, never exposing the secret. Each call makes a new
     /// user id (<c>dl_…</c>, which Web Chat reads from the token's <c>user</c> claim) and a new conversation id bound into
     /// the token; nothing is stored until the page starts the conversation, so the call is cheap. Limited per client
-    /// address (<c>DirectLine:TokenRequestsPerMinute</c>, 429 with <c>Retry-After</c>).
+    /// address by the rate limiter's <see cref="Hosting.Admission.WebChatTokenPolicy"/> (<c>DirectLine:TokenRequestsPerMinute</c>,
+    /// 429 with <c>Retry-After</c>).
     /// </summary>
-    internal static IResult WebChatTokenAsync(HttpContext http, DirectLineTokens tokens, WebChatTokenLimiter limiter)
+    internal static IResult WebChatTokenAsync(HttpContext http, DirectLineTokens tokens)
     {
-        using var lease = limiter.Acquire(http.Connection.RemoteIpAddress?.ToString() ?? "unknown");
-        if (!lease.IsAcquired)
-        {
-            http.Response.Headers.RetryAfter = "60";
-            return Error(StatusCodes.Status429TooManyRequests, "Throttled", "Too many token requests from this address; try again in a minute.");
-        }
-
         var userId = DirectLineChannel.NewUserId();
         var conversationId = DirectLineChannel.NewConversationId();
         var (token, expires) = tokens.Issue(userId, conversationId);
@@ -430,22 +424,6 @@ internal static partial class DirectLineApi
 
     [LoggerMessage(8101, LogLevel.Information, "Direct Line token generated for conversation {ConversationId}")]
     private static partial void Generated(ILogger logger, string conversationId);
-}
-
-/// <summary>Per-address limit on <c>/api/webchat/token</c> (fixed one-minute windows).</summary>
-internal sealed class WebChatTokenLimiter(IOptions<DirectLineOptions> options) : IDisposable
-{
-    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(address =>
-        RateLimitPartition.GetFixedWindowLimiter(address, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = options.Value.TokenRequestsPerMinute,
-            Window = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-        }));
-
-    public RateLimitLease Acquire(string address) => _limiter.AttemptAcquire(address);
-
-    public void Dispose() => _limiter.Dispose();
 }
 
 /// <summary>The body of <c>tokens/generate</c> and <c>POST conversations</c> (all optional).</summary>

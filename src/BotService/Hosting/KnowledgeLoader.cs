@@ -13,6 +13,7 @@ internal sealed partial class KnowledgeLoader(
     IOptions<KnowledgeOptions> options,
     IHostEnvironment env,
     TimeProvider time,
+    BotMetrics metrics,
     ILogger<KnowledgeLoader> log) : BackgroundService
 {
     private KnowledgeWatcher? _watcher;
@@ -47,7 +48,12 @@ internal sealed partial class KnowledgeLoader(
     {
         try
         {
+            var before = knowledge.Status.Generation;
             knowledge.Load(Root);
+            if (knowledge.Status is { } built && built.Generation != before)
+            {
+                metrics.IndexBuilt(built.BuildTime);
+            }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -32,9 +32,25 @@ internal sealed partial class SafetyGate(
     CrisisReplies replies,
     EscalationDispatcher dispatcher,
     TimeProvider time,
+    BotMetrics metrics,
     ILogger<SafetyGate> log)
 {
     public SafetyOutcome Check(string text, string channel, string conversationId, string messageId)
+    {
+        using var span = Telemetry.Source.StartActivity("safety check");
+        var outcome = Classify(text, channel, conversationId, messageId);
+        if (span is { IsAllDataRequested: true })
+        {
+            // Levels and rule ids only: the matched words stay out of traces like everything else the person wrote.
+            span.SetTag("safety.level", outcome.Assessment.Level.ToString().ToLowerInvariant());
+            span.SetTag("safety.rules", string.Join(',', outcome.Assessment.Reasons.Select(r => r.RuleId).Distinct()));
+            span.SetTag("safety.escalated", outcome.Escalated);
+        }
+
+        return outcome;
+    }
+
+    private SafetyOutcome Classify(string text, string channel, string conversationId, string messageId)
     {
         SafetyAssessment assessment;
         try
@@ -67,6 +83,7 @@ internal sealed partial class SafetyGate(
             MessageText: text,
             CreatedAt: time.GetUtcNow());
         dispatcher.Submit(escalation);
+        metrics.Escalated(level, "safety");
         return new SafetyOutcome(assessment, replies.For(assessment.Level), true);
     }
 
@@ -89,7 +106,9 @@ internal sealed partial class SafetyGate(
             MessageActivityId: activityId,
             MessageText: "(asked to talk to staff)",
             CreatedAt: time.GetUtcNow());
-        return dispatcher.Submit(escalation);
+        var durable = dispatcher.Submit(escalation);
+        metrics.Escalated(EscalationLevel.Urgent, "visitor");
+        return durable;
     }
 
     [LoggerMessage(6001, LogLevel.Critical, "The safety classifier threw {Error} on a message from {Channel}; the message was answered without a safety verdict")]

@@ -28,7 +28,7 @@ internal static partial class StorageServices
         services.AddHostedService<DatabaseStartup>();
         services.AddOptions<TranscriptOptions>().BindConfiguration(TranscriptOptions.SectionName);
         services.AddSingleton(sp => new TranscriptStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<IOptions<TranscriptOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TranscriptStore>>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TranscriptStore>>(), sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddHostedService(sp => sp.GetRequiredService<TranscriptStore>());
         services.AddHostedService(sp => sp.GetRequiredService<EscalationDispatcher>());
         return services;

@@ -1,0 +1,35 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace BotService.Protocol.Telemetry;
+
+/// <summary>
+/// The protocol's spans (<see cref="SourceName"/>): the turn, each middleware, the bot, and each Connector send. Spans
+/// carry ids, types and a hash of the conversation id, never an activity's text. Without a listener (no trace exporter
+/// configured) no span is created and the cost is one check per step.
+/// </summary>
+public static class ProtocolTelemetry
+{
+    public const string SourceName = "BotService.Protocol";
+
+    public static readonly ActivitySource Source = new(SourceName);
+
+    /// <summary>
+    /// A short, stable stand-in for a conversation id in logs and traces: the first 8 bytes of its SHA-256, as hex. It
+    /// ties one conversation's log lines and spans together without writing the id (which, on Direct Line, opens the
+    /// conversation together with a token) or anything the person wrote.
+    /// </summary>
+    public static string ConversationHash(string? conversationId)
+    {
+        if (string.IsNullOrEmpty(conversationId))
+        {
+            return "none";
+        }
+
+        Span<byte> hash = stackalloc byte[32];
+        var bytes = Encoding.UTF8.GetBytes(conversationId);
+        SHA256.HashData(bytes, hash);
+        return Convert.ToHexStringLower(hash[..8]);
+    }
+}
