@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Adds a migration to the service's one migration history, for both providers, under the same id
-# (docs/decisions/0012-postgresql-migrations-per-provider.md):
+# (docs/decisions/0015-postgresql-migrations-per-provider.md):
 #
 #   bash src/add-migration.sh NAME                 # after changing the model (BotDbContext, Records)
 #   bash src/add-migration.sh --postgresql-for ID  # the newest migration, made for SQLite only by

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace BotService.IntegrationTests;
 
-[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0012)
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class HostLifecycleTests
 {
     [Fact]

@@ -74,7 +74,7 @@ public sealed record StorageTarget(StorageProvider Provider, string ConnectionSt
 /// <summary>
 /// How the database is reached and migrated. One model (<see cref="BotDbContext"/>), one migration history, kept as
 /// code once per provider: <c>src/BotService.Migrations.Sqlite</c> and <c>src/BotService.Migrations.PostgreSQL</c>
-/// (docs/decisions/0012-postgresql-migrations-per-provider.md).
+/// (docs/decisions/0015-postgresql-migrations-per-provider.md).
 /// </summary>
 public static class StorageSetup
 {

@@ -92,7 +92,7 @@ public sealed record TranscriptConversation(string Id, string Channel, string? U
 /// one PostgreSQL database would hand out the same numbers; the unique index on (ConversationId, Seq) then refuses the
 /// second write (a failed append, never a silently reordered transcript). Several instances need the numbering moved
 /// into the database's transaction, under the conversation row's lock, so that numbers follow commit order (issue 9,
-/// part 2; docs/decisions/0012-postgresql-migrations-per-provider.md, "Several writers").
+/// part 2; docs/decisions/0015-postgresql-migrations-per-provider.md, "Several writers").
 /// </para>
 /// </summary>
 public sealed partial class TranscriptStore : BackgroundService

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace BotService.IntegrationTests.Storage;
 
 /// <summary>
-/// The one migration history, kept once per provider (decision 0012): both halves list the same migrations under the
+/// The one migration history, kept once per provider (decision 0015): both halves list the same migrations under the
 /// same ids, neither leaves a model change unmigrated, and the provider under test applies all of them to a new
 /// database. A migration added for one provider only fails here.
 /// </summary>
