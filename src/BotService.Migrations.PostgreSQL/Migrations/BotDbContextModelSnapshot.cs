@@ -106,6 +106,9 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<int>("ReopenCount")
+                        .HasColumnType("integer");
+
                     b.Property<DateTimeOffset?>("ResolvedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -171,6 +174,105 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                         .IsUnique();
 
                     b.ToTable("messages", (string)null);
+                });
+
+            modelBuilder.Entity("BotService.Storage.Data.TeamsAlertRecord", b =>
+                {
+                    b.Property<Guid>("EscalationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("ActivityId")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ConversationId")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("PostedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ServiceUrl")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ShownOutcome")
+                        .HasColumnType("text");
+
+                    b.Property<string>("ShownOwner")
+                        .HasColumnType("text");
+
+                    b.Property<int>("ShownReopenCount")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("ShownStatus")
+                        .HasColumnType("text");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("UpdateError")
+                        .HasColumnType("text");
+
+                    b.HasKey("EscalationId");
+
+                    b.HasIndex("State");
+
+                    b.ToTable("teams_alerts", (string)null);
+                });
+
+            modelBuilder.Entity("BotService.Storage.Data.TeamsChannelRecord", b =>
+                {
+                    b.Property<string>("TeamId")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("AddedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ConversationId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("ServiceUrl")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("TenantId")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("TeamId");
+
+                    b.ToTable("teams_channels", (string)null);
+                });
+
+            modelBuilder.Entity("BotService.Storage.Data.TeamsOverdueAlertRecord", b =>
+                {
+                    b.Property<Guid>("EscalationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Episode")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("ActivityId")
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset?>("DoneAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("DueAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("EscalationId", "Episode");
+
+                    b.HasIndex("State");
+
+                    b.ToTable("teams_overdue_alerts", (string)null);
                 });
 
             modelBuilder.Entity("BotService.Storage.Staff.AuditEventRecord", b =>
@@ -457,6 +559,24 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                     b.HasOne("BotService.Storage.Data.ConversationRecord", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("BotService.Storage.Data.TeamsAlertRecord", b =>
+                {
+                    b.HasOne("BotService.Storage.Data.EscalationRecord", null)
+                        .WithOne()
+                        .HasForeignKey("BotService.Storage.Data.TeamsAlertRecord", "EscalationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("BotService.Storage.Data.TeamsOverdueAlertRecord", b =>
+                {
+                    b.HasOne("BotService.Storage.Data.EscalationRecord", null)
+                        .WithMany()
+                        .HasForeignKey("EscalationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
