@@ -144,7 +144,7 @@ public sealed partial class TranscriptStore : BackgroundService
         }
         else
         {
-            // Statements used five times are prepared on the server, so a batch costs its rows and one commit.
+            // Statements used twice are prepared on the server, so a batch costs its rows and one commit.
             _connectionString = new NpgsqlConnectionStringBuilder(_target.ConnectionString)
             {
                 ApplicationName = "botservice-transcript-writer", MaxAutoPrepare = 8, AutoPrepareMinUsages = 2,
