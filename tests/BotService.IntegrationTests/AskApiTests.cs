@@ -6,6 +6,7 @@ using System.Text.Json;
 namespace BotService.IntegrationTests;
 
 /// <summary>The HTTP contract of POST /api/ask, over real loopback HTTP.</summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class AskApiTests(ServiceFixture service) : IClassFixture<ServiceFixture>
 {
     [Fact]

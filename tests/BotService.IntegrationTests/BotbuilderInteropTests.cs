@@ -5,6 +5,7 @@ namespace BotService.IntegrationTests;
 /// activities, and its own Connector service implementation receives and parses the bot's replies
 /// (tests/node/interop.test.mjs).
 /// </summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class BotbuilderInteropTests(ServiceFixture service) : IClassFixture<ServiceFixture>
 {
     private (string, string) BotUrl => ("BOT_URL", service.Http.BaseAddress!.ToString().TrimEnd('/'));

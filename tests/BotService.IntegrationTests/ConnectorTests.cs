@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 namespace BotService.IntegrationTests;
 
 /// <summary>Replies sent to a loopback Connector server through the Connector REST routes, and updates of sent activities.</summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class ConnectorTests(ServiceFixture service) : IClassFixture<ServiceFixture>, IAsyncLifetime
 {
     private readonly ConcurrentQueue<(string Path, JsonElement Body)> _received = new();

@@ -1,7 +1,9 @@
 using System.Net;
+using Microsoft.Extensions.Logging;
 
 namespace BotService.IntegrationTests;
 
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class HostLifecycleTests
 {
     [Fact]
@@ -66,5 +68,28 @@ public sealed class HostLifecycleTests
         var error = await Assert.ThrowsAsync<BotService.Safety.SafetyRulesException>(start);
         Assert.Contains("rules.yaml", error.Message, StringComparison.Ordinal);
         Directory.Delete(root, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("PostgreSQL", null, "ConnectionStrings:BotService is not set")]
+    [InlineData("Sqlite", "Host=127.0.0.1;Database=botservice", "set Storage:Provider=PostgreSQL")]
+    public async Task Start_StorageConfigurationThatCannotWork_RefusesToStartNamingTheKey(string provider, string? connectionString, string expected)
+    {
+        // Arrange: a half-done switch of provider (the database itself being down is not a reason to refuse: see SafetyPathTests).
+        var root = Path.Combine(Path.GetTempPath(), "botservice-it", Guid.NewGuid().ToString("n"));
+        string[] args = ["--urls", "http://127.0.0.1:0", $"--Data:Path={Path.Combine(root, "data")}", $"--Knowledge:Path={RepoPaths.Knowledge}",
+            $"--Storage:Provider={provider}", .. connectionString is null ? [] : new[] { $"--ConnectionStrings:BotService={connectionString}" }];
+        await using var app = BotServiceApp.Build(args, b => b.Logging.ClearProviders());
+
+        // Act
+        var error = await Record.ExceptionAsync(() => app.StartAsync());
+
+        // Assert
+        Assert.NotNull(error);
+        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
     }
 }

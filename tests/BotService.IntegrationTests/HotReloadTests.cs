@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 
 namespace BotService.IntegrationTests;
 
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class HotReloadTests
 {
     [Fact]

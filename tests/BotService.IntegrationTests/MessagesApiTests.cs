@@ -82,11 +82,7 @@ public sealed class MessagesApiTests(ServiceFixture service) : IClassFixture<Ser
             }
         }
 
-        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Mode=ReadOnly;Pooling=False");
-        db.Open();
-        using var count = db.CreateCommand();
-        count.CommandText = "SELECT COUNT(*) FROM escalations WHERE ConversationId = 'conv-m3'";
-        Assert.Equal(0L, (long)count.ExecuteScalar()!);
+        Assert.Equal(0L, TestStorage.Scalar(service.DataPath, """SELECT COUNT(*) FROM escalations WHERE "ConversationId" = 'conv-m3'"""));
     }
 
     private async Task<JsonElement[]> RepliesTo(object activity)
@@ -188,10 +184,8 @@ public sealed class MessagesApiTests(ServiceFixture service) : IClassFixture<Ser
         await RepliesTo(Message("how much is an infusion", "tr1"));
 
         // Assert: the visitor's message, then the answer, numbered in order, with no wait after the response
-        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Mode=ReadOnly;Pooling=False");
-        db.Open();
-        using var query = db.CreateCommand();
-        query.CommandText = "SELECT Role, Seq FROM messages WHERE ConversationId = 'conv-tr1' ORDER BY Seq";
+        using var db = TestStorage.Open(service.DataPath, readOnly: true);
+        using var query = TestStorage.Command(db, """SELECT "Role", "Seq" FROM messages WHERE "ConversationId" = 'conv-tr1' ORDER BY "Seq" """);
         using var rows = query.ExecuteReader();
         var roles = new List<(string, long)>();
         while (rows.Read())

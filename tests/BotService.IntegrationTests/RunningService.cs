@@ -2,7 +2,7 @@ namespace BotService.IntegrationTests;
 
 /// <summary>
 /// One started service with its client and scratch folder (data under <c>{Root}/data</c>): what every fixture needs.
-/// Disposing stops the host, then deletes the folder.
+/// Disposing stops the host, then deletes the folder (and, in the PostgreSQL pass, its database).
 /// </summary>
 public sealed class RunningService : IAsyncDisposable
 {
@@ -36,6 +36,7 @@ public sealed class RunningService : IAsyncDisposable
         Http.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+        TestStorage.DropUnder(Root);
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -3,14 +3,14 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using BotService.Storage.Escalations;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BotService.IntegrationTests;
 
 /// <summary>
 /// The crisis path through the real service: the reply leads with the resources at once, and the escalation lands
-/// exactly once, whatever is broken at the time. Each test runs its own service on its own data folder.
+/// exactly once, whatever is broken at the time. Each test runs its own service on its own data folder (and, in the
+/// PostgreSQL pass, its own database).
 /// </summary>
 public sealed class SafetyPathTests : IAsyncLifetime
 {
@@ -27,7 +27,8 @@ public sealed class SafetyPathTests : IAsyncLifetime
             await s.DisposeAsync();
         }
 
-        SqliteConnection.ClearAllPools();
+        TestStorage.ClearPools();
+        TestStorage.DropUnder(_root);
         try
         {
             Directory.Delete(_root, recursive: true);
@@ -61,8 +62,28 @@ public sealed class SafetyPathTests : IAsyncLifetime
         Assert.True(elapsed < TimeSpan.FromSeconds(1), $"reply took {elapsed}");
         await service.WaitLandedAsync();
         Assert.Equal(1, service.CountEscalations("conv-e1"));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(service.DatabaseFile));
+        if (!TestStorage.IsPostgres)
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(service.DatabaseFile));
+        }
+
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(service.DataPath, "escalations.outbox.jsonl")));
+    }
+
+    [Fact]
+    public async Task Ask_EmergencyInAConversationWithTheLongestAllowedId_EscalationLandsOnEveryProvider()
+    {
+        // Arrange: /api/ask allows 200 characters; the escalation key adds the channel and the message id to that.
+        var service = await StartAsync(DataPath());
+        var conversation = "c" + new string('x', 199);
+
+        // Act
+        var (body, _) = await service.AskAsync(Emergency, conversation);
+
+        // Assert
+        Assert.Equal("emergency", body.GetProperty("safety").GetProperty("level").GetString());
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations(conversation));
     }
 
     [Fact]
@@ -82,7 +103,7 @@ public sealed class SafetyPathTests : IAsyncLifetime
     public async Task Ask_DatabaseLockedByAnotherProcess_RepliesAtOnceAndLandsOnceUnlocked()
     {
         var service = await StartAsync(DataPath());
-        var locker = await Faults.LockDatabaseAsync(service.DatabaseFile);
+        var locker = await Faults.LockDatabaseAsync(service.DataPath);
 
         var (body, elapsed) = await service.AskAsync(Emergency, "conv-lock");
         await Task.Delay(500);
@@ -94,13 +115,13 @@ public sealed class SafetyPathTests : IAsyncLifetime
         Assert.Equal(1, service.CountEscalations("conv-lock"));
     }
 
-    [Fact]
+    [SqliteFact]
     public async Task Ask_DatabaseFileReadOnly_RepliesAtOnceAndLandsOnceWritable()
     {
         Assert.True(Faults.IsRoot, "fault tests mount file systems and need root (CI runs as root)");
         var data = DataPath();
         await (await StartAsync(data)).DisposeAsync(); // an earlier run created the database
-        SqliteConnection.ClearAllPools();
+        TestStorage.ClearPools();
         var readOnly = Faults.ReadOnlyFile(Path.Combine(data, "botservice.db"));
         var service = await StartAsync(data);
 
@@ -115,7 +136,7 @@ public sealed class SafetyPathTests : IAsyncLifetime
         Assert.Equal(1, service.CountEscalations("conv-ro"));
     }
 
-    [Fact]
+    [SqliteFact]
     public async Task Ask_DatabaseDeleted_RepliesAtOnceAndLandsInARecreatedDatabase()
     {
         var service = await StartAsync(DataPath());
@@ -129,6 +150,46 @@ public sealed class SafetyPathTests : IAsyncLifetime
         AssertCrisis(body, elapsed);
         await service.WaitLandedAsync();
         Assert.Equal(1, service.CountEscalations("conv-del"));
+    }
+
+    [PostgresFact]
+    public async Task Ask_PostgreSqlDatabaseTurnsReadOnly_RepliesAtOnceReportsDegradedAndLandsOnceWritable()
+    {
+        // Arrange: a running service (it migrated at start); then the database refuses writes (as a standby does).
+        var service = await StartAsync(DataPath());
+        await ServiceFixture.WaitHealthyAsync(service.Http);
+        var readOnly = Faults.ReadOnlyDatabase(service.DataPath);
+
+        // Act
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-pg-ro");
+        var health = await service.WaitHealthAsync("escalations", "degraded");
+        readOnly.Dispose();
+
+        // Assert
+        AssertCrisis(body, elapsed);
+        Assert.Contains("database", health.GetProperty("checks").GetProperty("escalations").GetProperty("description").GetString(), StringComparison.Ordinal);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-pg-ro"));
+    }
+
+    [PostgresFact]
+    public async Task Ask_PostgreSqlRefusesConnections_RepliesAtOnceAndLandsOnceItAcceptsAgain()
+    {
+        // Arrange: the database ends every session and lets none in (a server restart, a maintenance window).
+        var service = await StartAsync(DataPath());
+        await ServiceFixture.WaitHealthyAsync(service.Http);
+        var refusing = Faults.RefuseConnections(service.DataPath);
+
+        // Act
+        var (body, elapsed) = await service.AskAsync(Emergency, "conv-pg-down");
+        var health = await service.WaitHealthAsync("escalations", "degraded");
+        refusing.Dispose();
+
+        // Assert
+        AssertCrisis(body, elapsed);
+        Assert.Contains("database", health.GetProperty("checks").GetProperty("escalations").GetProperty("description").GetString(), StringComparison.Ordinal);
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-pg-down"));
     }
 
     [Fact]
@@ -264,22 +325,12 @@ public sealed class SafetyPathTests : IAsyncLifetime
         }
 
         public int CountEscalations(string conversationId) =>
-            Count("SELECT COUNT(*) FROM escalations WHERE ConversationId = $c", conversationId);
+            (int)TestStorage.Scalar(DataPath, """SELECT COUNT(*) FROM escalations WHERE "ConversationId" = @p0""", conversationId);
 
         public bool IsIdle => app.Services.GetRequiredService<EscalationDispatcher>().IsIdle;
 
         public int CountDeliveries(string notifier) =>
-            Count("SELECT COUNT(*) FROM escalation_deliveries WHERE Notifier = $c", notifier);
-
-        private int Count(string sql, string value)
-        {
-            using var connection = new SqliteConnection($"Data Source={DatabaseFile};Mode=ReadOnly;Pooling=False");
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = sql;
-            command.Parameters.AddWithValue("$c", value);
-            return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        }
+            (int)TestStorage.Scalar(DataPath, """SELECT COUNT(*) FROM escalation_deliveries WHERE "Notifier" = @p0""", notifier);
 
         public async ValueTask DisposeAsync()
         {

@@ -54,6 +54,7 @@ public sealed class ServiceFixture : IAsyncLifetime
             "--Logging:LogLevel:Default=Trace",
             "--Logging:LogLevel:Microsoft.AspNetCore=Trace",
             "--Logging:LogLevel:Microsoft.EntityFrameworkCore=Information", // every command it runs (values are never logged)
+            .. TestStorage.ServiceArgs(dataPath), // SQLite in the data folder, or PostgreSQL in the PostgreSQL pass
             .. extra,
         ], builder =>
         {

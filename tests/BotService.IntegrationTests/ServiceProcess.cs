@@ -63,7 +63,9 @@ public sealed partial class ServiceProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         psi.ArgumentList.Add(ServiceDll);
-        foreach (var a in new[] { "--urls", "http://127.0.0.1:0", $"--Data:Path={Path.Combine(root, "data")}", $"--Knowledge:Path={RepoPaths.Knowledge}" }.Concat(args))
+        var data = Path.Combine(root, "data");
+        foreach (var a in new[] { "--urls", "http://127.0.0.1:0", $"--Data:Path={data}", $"--Knowledge:Path={RepoPaths.Knowledge}" }
+                     .Concat(TestStorage.ServiceArgs(data)).Concat(args)) // SQLite, or PostgreSQL in the PostgreSQL pass
         {
             psi.ArgumentList.Add(a);
         }
@@ -138,6 +140,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        TestStorage.DropUnder(Root);
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -5,6 +5,7 @@ using System.Text.Json;
 namespace BotService.IntegrationTests;
 
 /// <summary>What goes on the wire: replies omit null fields (protocol.md §1; the Activity is sent by every reply).</summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class WireFormatTests(ServiceFixture service) : IClassFixture<ServiceFixture>
 {
     [Fact]

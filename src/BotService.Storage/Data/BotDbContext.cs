@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore;
 namespace BotService.Storage.Data;
 
 /// <summary>
-/// The service's database. SQLite by default; the model uses only portable types so PostgreSQL can follow. It is
-/// also Identity's store (staff accounts and roles), so one file and one migration history hold everything.
+/// The service's database: SQLite by default, or PostgreSQL (<see cref="StorageSetup"/>). The model uses only portable
+/// types; the two differences are made here (times on SQLite, text lengths on PostgreSQL). It is also Identity's store
+/// (staff accounts and roles), so one database and one migration history hold everything.
 /// </summary>
 public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : IdentityDbContext(options)
 {
@@ -152,6 +153,8 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
             e.HasIndex(a => a.EscalationId);
         });
 
+        PostgreSqlTextColumns(modelBuilder);
+
         // SQLite cannot order or compare DateTimeOffset; store UTC ticks' ISO text via a converter it can sort.
         if (Database.IsSqlite())
         {
@@ -161,6 +164,29 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
                 {
                     property.SetValueConverter(new Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter());
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lengths above are what the service expects, but SQLite never enforces a TEXT column's length, and a value
+    /// that fits one provider must fit the other: on PostgreSQL a channel's over-long conversation id, or an
+    /// escalation key built from two ids, would otherwise be refused with 22001 and the escalation would never land.
+    /// So the service's own string columns are PostgreSQL <c>text</c> (as fast as varchar there); Identity's keep their
+    /// lengths (its values are the service's own). Values are still bounded by the request size limits.
+    /// </summary>
+    private void PostgreSqlTextColumns(ModelBuilder modelBuilder)
+    {
+        if (!Database.IsNpgsql())
+        {
+            return;
+        }
+
+        foreach (var entity in modelBuilder.Model.GetEntityTypes().Where(e => e.ClrType.Namespace?.StartsWith("BotService.", StringComparison.Ordinal) == true))
+        {
+            foreach (var property in entity.GetProperties().Where(p => p.ClrType == typeof(string)))
+            {
+                property.SetMaxLength(null);
             }
         }
     }

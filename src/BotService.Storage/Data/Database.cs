@@ -1,31 +1,40 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace BotService.Storage.Data;
 
 /// <summary>
-/// Owns the database's existence: applies migrations at start, and before each write checks that the SQLite file is
+/// Owns the database's existence: applies migrations at start, and (SQLite) before each write checks that the file is
 /// still there. A deleted file would otherwise swallow writes (pooled connections keep writing to the unlinked
-/// inode), so the pools are cleared and the database is created again.
+/// inode), so the pools are cleared and the database is created again. PostgreSQL's files are the server's business:
+/// there the database is migrated once, and a later failure only clears the connection pools.
 /// </summary>
-public sealed class Database(IDbContextFactory<BotDbContext> factory, string dataPath)
+public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTarget target)
 {
     private readonly Lock _lock = new();
     private volatile bool _ready;
     private volatile int _generation;
 
-    public string DataPath { get; } = dataPath;
+    public StorageTarget Target { get; } = target;
+
+    public string DataPath => Target.DataPath;
 
     public BotDbContext Open() => factory.CreateDbContext();
 
     /// <summary>
-    /// Migrates if needed (first use, or the file vanished). Throws if the database cannot be reached. Returns the
-    /// database's generation, which changes whenever the file was created again: a connection kept open from an
+    /// False only when the database certainly holds nothing yet (no SQLite file), so start-up reads can skip it without
+    /// creating it. PostgreSQL: true (the server has it, or the read fails and says so).
+    /// </summary>
+    public bool MayHoldData => !Target.IsSqlite || StorageSetup.DatabaseFileExists(DataPath);
+
+    /// <summary>
+    /// Migrates if needed (first use, or the SQLite file vanished). Throws if the database cannot be reached. Returns
+    /// the database's generation, which changes whenever the file was created again: a connection kept open from an
     /// earlier generation may write to a file that is gone.
     /// <para>
-    /// After a failure (<see cref="Invalidate"/>) a file this process has migrated is only checked to be there, not
-    /// migrated again: a migration takes EF Core's migration lock, which on a full or read-only disk waits (sleeping the
-    /// thread) for as long as the fault lasts, and every other caller would queue behind it. For the same reason a
+    /// After a failure (<see cref="Invalidate"/>) a database this process has migrated is not migrated again (SQLite:
+    /// only checked to be there): a migration takes EF Core's migration lock, which on a full or read-only disk waits
+    /// (sleeping the thread) for as long as the fault lasts, and every other caller would queue behind it; on
+    /// PostgreSQL it is synchronous network work on every retry while the server is down. For the same reason a
     /// caller that finds the database being prepared again by another does not wait for it: it fails at once, as the
     /// write it wanted would have, and its own retry comes back later. Only the very first preparation (start-up) is
     /// waited for.
@@ -33,7 +42,7 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, string dat
     /// </summary>
     public int EnsureReady()
     {
-        if (_ready && StorageSetup.DatabaseFileExists(DataPath))
+        if (_ready && MayHoldData)
         {
             return _generation;
         }
@@ -51,10 +60,10 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, string dat
 
         try
         {
-            var exists = StorageSetup.DatabaseFileExists(DataPath);
+            var exists = MayHoldData;
             if (_ready && !exists)
             {
-                SqliteConnection.ClearAllPools();
+                StorageSetup.ClearPools(Target);
                 _ready = false;
             }
 
@@ -62,12 +71,12 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, string dat
             {
                 if (exists && _generation > 0 && HasSchema())
                 {
-                    _ready = true; // migrated before: the failure was the disk's or a lock's, not the schema's
+                    _ready = true; // migrated before: the failure was the disk's, a lock's or the server's, not the schema's
                     return _generation;
                 }
 
                 using var db = factory.CreateDbContext();
-                StorageSetup.Migrate(db, DataPath);
+                StorageSetup.Migrate(db, Target);
                 _generation++;
                 _ready = true;
             }
@@ -81,17 +90,18 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, string dat
     }
 
     /// <summary>
-    /// True if the file is not empty. The file this process migrated stays non-empty; one created again since by a
-    /// stray connection is empty until a migration writes the schema. Reading the schema itself would need SQLite's
-    /// shared-memory index, which a full disk can refuse.
+    /// SQLite: true if the file is not empty. The file this process migrated stays non-empty; one created again since
+    /// by a stray connection is empty until a migration writes the schema. Reading the schema itself would need
+    /// SQLite's shared-memory index, which a full disk can refuse. PostgreSQL: the schema does not go away with a
+    /// connection (a dropped database needs a restart of the service).
     /// </summary>
-    private bool HasSchema() => new FileInfo(Path.Combine(DataPath, StorageSetup.DatabaseFileName)).Length > 0;
+    private bool HasSchema() => !Target.IsSqlite || new FileInfo(Path.Combine(DataPath, StorageSetup.DatabaseFileName)).Length > 0;
 
-    /// <summary>Forgets that the database was ready, so the next write checks again (after a failure).</summary>
+    /// <summary>Forgets that the database was ready, so the next write checks again (after a failure); drops pooled connections.</summary>
     public void Invalidate()
     {
         _ready = false;
-        SqliteConnection.ClearAllPools();
+        StorageSetup.ClearPools(Target);
     }
 }
 

@@ -1,14 +1,89 @@
-using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Design;
+using Npgsql;
 
 namespace BotService.Storage.Data;
 
-/// <summary>How the database is reached: SQLite under <c>Data:Path</c> unless a connection string says otherwise.</summary>
+/// <summary>Which database engine holds the service's state (configuration key <c>Storage:Provider</c>).</summary>
+public enum StorageProvider
+{
+    /// <summary>A file under <c>Data:Path</c> (the default; one service process).</summary>
+    Sqlite,
+
+    /// <summary>A PostgreSQL database named by <c>ConnectionStrings:BotService</c>.</summary>
+    PostgreSQL,
+}
+
+/// <summary>Configuration section <c>Storage</c>.</summary>
+public sealed class StorageOptions
+{
+    public const string SectionName = "Storage";
+
+    /// <summary>The name of the connection string (<c>ConnectionStrings:BotService</c>) the PostgreSQL provider reads.</summary>
+    public const string ConnectionStringName = "BotService";
+
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+}
+
+/// <summary>
+/// Where the database is, resolved once at start: the provider and its connection string. The escalation outbox and
+/// the Direct Line signing key stay files under <see cref="DataPath"/> whatever the provider.
+/// </summary>
+public sealed record StorageTarget(StorageProvider Provider, string ConnectionString, string DataPath)
+{
+    public bool IsSqlite => Provider == StorageProvider.Sqlite;
+
+    /// <summary>The SQLite file <c>{dataPath}/botservice.db</c>.</summary>
+    public static StorageTarget Sqlite(string dataPath) =>
+        new(StorageProvider.Sqlite, StorageSetup.SqliteConnectionString(dataPath), dataPath);
+
+    public static StorageTarget PostgreSql(string connectionString, string dataPath) =>
+        new(StorageProvider.PostgreSQL, connectionString, dataPath);
+
+    /// <summary>
+    /// From configuration: SQLite unless <c>Storage:Provider</c> says PostgreSQL, which needs
+    /// <c>ConnectionStrings:BotService</c>. A connection string given to SQLite is refused rather than ignored, so a
+    /// half-done switch to PostgreSQL does not quietly keep writing to a local file.
+    /// </summary>
+    public static StorageTarget From(StorageOptions options, string? connectionString, string dataPath) => options.Provider switch
+    {
+        StorageProvider.Sqlite when !string.IsNullOrWhiteSpace(connectionString) => throw new InvalidOperationException(
+            $"ConnectionStrings:{StorageOptions.ConnectionStringName} is set but Storage:Provider is Sqlite (the SQLite file lives under Data:Path); " +
+            "set Storage:Provider=PostgreSQL to use it, or remove it."),
+        StorageProvider.Sqlite => Sqlite(dataPath),
+        StorageProvider.PostgreSQL when string.IsNullOrWhiteSpace(connectionString) => throw new InvalidOperationException(
+            $"Storage:Provider is PostgreSQL but ConnectionStrings:{StorageOptions.ConnectionStringName} is not set " +
+            "(e.g. Host=db.internal;Database=botservice;Username=botservice; keep the password in the environment)."),
+        StorageProvider.PostgreSQL => PostgreSql(connectionString!, dataPath),
+        _ => throw new InvalidOperationException($"Storage:Provider must be Sqlite or PostgreSQL, not {options.Provider}."),
+    };
+
+    /// <summary>Never the password: for logs and /healthz.</summary>
+    public string Describe()
+    {
+        if (IsSqlite)
+        {
+            return $"SQLite {Path.Combine(DataPath, StorageSetup.DatabaseFileName)}";
+        }
+
+        var b = new NpgsqlConnectionStringBuilder(ConnectionString);
+        return $"PostgreSQL {b.Host}:{b.Port}/{b.Database}";
+    }
+}
+
+/// <summary>
+/// How the database is reached and migrated. One model (<see cref="BotDbContext"/>), one migration history, kept as
+/// code once per provider: <c>src/BotService.Migrations.Sqlite</c> and <c>src/BotService.Migrations.PostgreSQL</c>
+/// (docs/decisions/0015-postgresql-migrations-per-provider.md).
+/// </summary>
 public static class StorageSetup
 {
     public const string DatabaseFileName = "botservice.db";
+
+    /// <summary>The assemblies that hold each provider's migrations (referenced by the host, loaded by name).</summary>
+    public const string SqliteMigrationsAssembly = "BotService.Migrations.Sqlite";
+
+    public const string PostgreSqlMigrationsAssembly = "BotService.Migrations.PostgreSQL";
 
     public static string SqliteConnectionString(string dataPath) => new SqliteConnectionStringBuilder
     {
@@ -19,16 +94,32 @@ public static class StorageSetup
         Pooling = true,
     }.ToString();
 
-    public static void ConfigureSqlite(DbContextOptionsBuilder options, string dataPath) =>
-        options.UseSqlite(SqliteConnectionString(dataPath));
+    public static void Configure(DbContextOptionsBuilder options, StorageTarget target)
+    {
+        if (target.IsSqlite)
+        {
+            options.UseSqlite(target.ConnectionString, o => o.MigrationsAssembly(SqliteMigrationsAssembly));
+        }
+        else
+        {
+            options.UseNpgsql(target.ConnectionString, o => o.MigrationsAssembly(PostgreSqlMigrationsAssembly));
+        }
+    }
 
     /// <summary>
-    /// Creates the database file owner-only (it holds transcripts) before SQLite opens it, applies migrations and
-    /// turns on WAL. SQLite gives the -wal and -shm files the database file's permissions.
+    /// Applies migrations. SQLite: creates the file owner-only first (it holds transcripts; SQLite gives the -wal and
+    /// -shm files the database file's permissions) and turns on WAL. PostgreSQL: the server owns the files; the
+    /// database is created if the role may (as EF Core does), otherwise it must exist.
     /// </summary>
-    public static void Migrate(BotDbContext db, string dataPath)
+    public static void Migrate(BotDbContext db, StorageTarget target)
     {
-        var file = Path.Combine(dataPath, DatabaseFileName);
+        if (!target.IsSqlite)
+        {
+            db.Database.Migrate();
+            return;
+        }
+
+        var file = Path.Combine(target.DataPath, DatabaseFileName);
         if (!File.Exists(file) && !OperatingSystem.IsWindows())
         {
             using (File.Create(file, 0, FileOptions.None))
@@ -44,15 +135,56 @@ public static class StorageSetup
 
     /// <summary>True if the database file is still where it was: SQLite keeps writing to a deleted file's inode.</summary>
     public static bool DatabaseFileExists(string dataPath) => File.Exists(Path.Combine(dataPath, DatabaseFileName));
-}
 
-/// <summary>For <c>dotnet ef migrations add</c>: a context on a scratch SQLite file.</summary>
-internal sealed class DesignTimeFactory : IDesignTimeDbContextFactory<BotDbContext>
-{
-    public BotDbContext CreateDbContext(string[] args)
+    /// <summary>
+    /// Throws unless the database takes a write now, on a connection of its own with a one-second budget (the health
+    /// check). SQLite: one small write (the header's <c>user_version</c>, to the value it has); on a read-only file
+    /// SQLite would grant even BEGIN IMMEDIATE. PostgreSQL: connected, and neither a standby nor read-only
+    /// (<c>default_transaction_read_only</c>), without writing anything.
+    /// </summary>
+    public static void ProbeWrites(StorageTarget target)
     {
-        var options = new DbContextOptionsBuilder<BotDbContext>();
-        StorageSetup.ConfigureSqlite(options, Path.GetTempPath());
-        return new BotDbContext(options.Options);
+        if (target.IsSqlite)
+        {
+            var connection = new SqliteConnectionStringBuilder(target.ConnectionString)
+            {
+                Pooling = false,
+                DefaultTimeout = 1,
+                Mode = SqliteOpenMode.ReadWrite,
+            }.ToString();
+            using var sqlite = new SqliteConnection(connection);
+            sqlite.Open();
+            using var command = sqlite.CreateCommand();
+            command.CommandText = "PRAGMA user_version;";
+            var version = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            command.CommandText = $"PRAGMA user_version = {version};";
+            command.ExecuteNonQuery();
+            return;
+        }
+
+        using var postgres = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(target.ConnectionString)
+        {
+            Pooling = false, Timeout = 1, CommandTimeout = 1,
+        }.ToString());
+        postgres.Open();
+        using var probe = postgres.CreateCommand();
+        probe.CommandText = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'";
+        if (probe.ExecuteScalar() is true)
+        {
+            throw new InvalidOperationException("the PostgreSQL database is read-only (a standby, or default_transaction_read_only)");
+        }
+    }
+
+    /// <summary>Drops pooled connections (after a failure, or when the SQLite file was replaced).</summary>
+    public static void ClearPools(StorageTarget target)
+    {
+        if (target.IsSqlite)
+        {
+            SqliteConnection.ClearAllPools();
+        }
+        else
+        {
+            NpgsqlConnection.ClearAllPools();
+        }
     }
 }

@@ -288,7 +288,7 @@ public sealed partial class EscalationDispatcher : BackgroundService
             {
                 db.Messages.Add(new MessageRecord
                 {
-                    ConversationId = e.ConversationId, ActivityId = e.MessageActivityId, Role = "visitor", Text = e.MessageText,
+                    ConversationId = e.ConversationId, ActivityId = e.MessageActivityId, Role = "visitor", Text = StoredText.Of(e.MessageText),
                     CreatedAt = e.CreatedAt,
                 });
             }
@@ -380,7 +380,7 @@ public sealed partial class EscalationDispatcher : BackgroundService
         DatabaseWriteFailed(_log, e.GetType().Name, e.Message);
     }
 
-    // Exception messages from I/O and SQLite name files and error codes, never message text.
+    // Exception messages from I/O, SQLite and PostgreSQL name files and error codes, never message text.
     private static string Describe(Exception e) => $"{e.GetType().Name}: {(e.InnerException ?? e).Message}";
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a == Timeout.InfiniteTimeSpan ? b : b < a ? b : a;

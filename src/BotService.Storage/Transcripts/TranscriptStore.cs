@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
@@ -8,6 +9,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 
 namespace BotService.Storage.Transcripts;
 
@@ -21,6 +23,8 @@ public sealed class TranscriptOptions
     /// acknowledged message survives a power cut. <c>Normal</c>: SQLite's WAL <c>synchronous=NORMAL</c>: a commit
     /// survives the process crashing but the last ones may be lost with the machine; the WAL is flushed at checkpoints.
     /// For disks whose flushes are slow or erratic (shared or network storage), where fsync dominates reply latency.
+    /// On PostgreSQL <c>Normal</c> is the writer session's <c>synchronous_commit=off</c> (the same promise: a crash of
+    /// the database server may lose the last commits, never corrupt them).
     /// </summary>
     public TranscriptDurability Durability { get; set; } = TranscriptDurability.Full;
 }
@@ -69,7 +73,7 @@ public sealed record TranscriptEntry(long Seq, string ActivityId, string Role, s
 public sealed record TranscriptConversation(string Id, string Channel, string? UserId, DateTimeOffset CreatedAt);
 
 /// <summary>
-/// The transcript of every conversation on every channel, in SQLite (the <c>messages</c> table), with a
+/// The transcript of every conversation on every channel, in the database (the <c>messages</c> table), with a
 /// per-conversation sequence number that Direct Line uses as its watermark.
 /// <para>
 /// Writes are durable before they are acknowledged, and fast under concurrency through group commit: one background
@@ -82,6 +86,13 @@ public sealed record TranscriptConversation(string Id, string Channel, string? U
 /// fails for good, or a retry of an id already stored, leaves a gap, which a watermark does not mind.
 /// Reads go straight to the database (WAL readers never wait for the writer). Nothing here logs text: transcripts are
 /// health data.
+/// </para>
+/// <para>
+/// One writer process only: the numbers come from this process's memory (<c>_lastSeq</c>). Two service processes on
+/// one PostgreSQL database would hand out the same numbers; the unique index on (ConversationId, Seq) then refuses the
+/// second write (a failed append, never a silently reordered transcript). Several instances need the numbering moved
+/// into the database's transaction, under the conversation row's lock, so that numbers follow commit order (issue 9,
+/// part 2; docs/decisions/0015-postgresql-migrations-per-provider.md, "Several writers").
 /// </para>
 /// </summary>
 public sealed partial class TranscriptStore : BackgroundService
@@ -100,10 +111,11 @@ public sealed partial class TranscriptStore : BackgroundService
     // handed out again from a stale database read (about 100 bytes per conversation).
     private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
     private readonly Lock _reserve = new();
-    private readonly ValueConverter _time2db = new DateTimeOffsetToBinaryConverter();
+    private readonly ValueConverter? _time2db;
 
+    private readonly StorageTarget _target;
     private readonly string _connectionString;
-    private readonly string _synchronous;
+    private readonly string _sessionSetup;
     private Writer? _writer; // the writer thread's alone
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
 
@@ -120,10 +132,26 @@ public sealed partial class TranscriptStore : BackgroundService
                 advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
         }
 
-        // Its own pool (a different busy timeout makes a different pool key), so the synchronous setting of the
-        // writer's connections never leaks into the connections the rest of the service borrows.
-        _connectionString = new SqliteConnectionStringBuilder(StorageSetup.SqliteConnectionString(database.DataPath)) { DefaultTimeout = 6 }.ToString();
-        _synchronous = options.Durability == TranscriptDurability.Normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;";
+        // Its own pool (a different busy timeout, or application name, makes a different pool key), so the durability
+        // setting of the writer's session never leaks into the connections the rest of the service borrows.
+        var normal = options.Durability == TranscriptDurability.Normal;
+        _target = database.Target;
+        if (_target.IsSqlite)
+        {
+            _connectionString = new SqliteConnectionStringBuilder(_target.ConnectionString) { DefaultTimeout = 6 }.ToString();
+            _sessionSetup = normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;";
+            _time2db = new DateTimeOffsetToBinaryConverter(); // as the model stores it on SQLite (BotDbContext)
+        }
+        else
+        {
+            // Statements used twice are prepared on the server, so a batch costs its rows and one commit.
+            _connectionString = new NpgsqlConnectionStringBuilder(_target.ConnectionString)
+            {
+                ApplicationName = "botservice-transcript-writer", MaxAutoPrepare = 8, AutoPrepareMinUsages = 2,
+            }.ToString();
+            _sessionSetup = normal ? "SET synchronous_commit = off;" : "SET synchronous_commit = on;";
+        }
+
         _database = database;
         _time = time;
         _log = log;
@@ -287,7 +315,8 @@ public sealed partial class TranscriptStore : BackgroundService
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // Its own thread: SQLite's calls are synchronous (a commit waits for the disk's flush), and a thread-pool
-        // thread blocked on fsync is one of two on this kind of machine.
+        // thread blocked on fsync is one of two on this kind of machine. PostgreSQL's commit is a round trip that
+        // waits for the server's flush; the same synchronous writer serves it.
         Task.Factory.StartNew(RunWriter, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     private void RunWriter()
@@ -339,7 +368,7 @@ public sealed partial class TranscriptStore : BackgroundService
         var started = Stopwatch.GetTimestamp();
         try
         {
-            WriteBatch(batch);
+            WriteBatchRetryingEndedSession(batch);
             foreach (var request in batch)
             {
                 request.Done.TrySetResult();
@@ -353,7 +382,7 @@ public sealed partial class TranscriptStore : BackgroundService
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            WriteFailed(_log, batch.Count, e.GetType().Name, e.Message); // SQLite messages name codes, never values
+            WriteFailed(_log, batch.Count, e.GetType().Name, e.Message); // SQLite and PostgreSQL messages name codes, never values
             _writer?.Dispose(); // the next write opens the database afresh
             _writer = null;
             _database.Invalidate();
@@ -381,6 +410,28 @@ public sealed partial class TranscriptStore : BackgroundService
         }
     }
 
+    /// <summary>
+    /// A PostgreSQL session kept open between batches may have been ended by the server meanwhile (a restart, a
+    /// failover, an administrator): a batch that fails on such a session is tried once more on a new one. (A SQLite
+    /// connection cannot be ended from outside; a second try there would only wait out a lock twice.) If the first
+    /// try's commit did land, the second finds the rows and leaves them as they are.
+    /// </summary>
+    private void WriteBatchRetryingEndedSession(List<Request> batch)
+    {
+        var reused = _writer is not null && !_target.IsSqlite;
+        try
+        {
+            WriteBatch(batch);
+        }
+        catch (DbException e) when (reused)
+        {
+            SessionLost(_log, e.GetType().Name, e.Message);
+            _writer?.Dispose();
+            _writer = null;
+            WriteBatch(batch);
+        }
+    }
+
     private void WriteBatch(List<Request> batch)
     {
         var generation = _database.EnsureReady();
@@ -390,8 +441,9 @@ public sealed partial class TranscriptStore : BackgroundService
             _writer = null;
         }
 
-        var sql = _writer ??= Writer.Open(_connectionString, _synchronous, generation);
-        var nowDb = _time2db.ConvertToProvider(_time.GetUtcNow())!;
+        var sql = _writer ??= Writer.Open(_target.IsSqlite, _connectionString, _sessionSetup, generation);
+        var now = _time.GetUtcNow();
+        var nowDb = _time2db?.ConvertToProvider(now) ?? now; // PostgreSQL: timestamptz, always UTC
         var touched = new HashSet<string>(StringComparer.Ordinal); // one conversation-row update per conversation per batch
         using var tx = sql.Begin();
         foreach (var request in batch)
@@ -415,13 +467,13 @@ public sealed partial class TranscriptStore : BackgroundService
                 // Inserts, or gives its place to a row the escalation dispatcher wrote first (no Seq); a row already in
                 // the transcript under this id is left alone and keeps its position (a retried append).
                 var json = (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;
-                if (sql.UpsertActivity.Run(item.ConversationId, id, item.Role, item.Text ?? string.Empty, nowDb, seq, item.Type, json) == 1)
+                if (sql.UpsertActivity.Run(item.ConversationId, id, item.Role, StoredText.Of(item.Text), nowDb, seq, item.Type, json) == 1)
                 {
                     positions[i] = new TranscriptPosition(seq, id, false);
                 }
                 else
                 {
-                    positions[i] = new TranscriptPosition((long)sql.FindActivity.Scalar(item.ConversationId, id)!, id, true);
+                    positions[i] = new TranscriptPosition(Convert.ToInt64(sql.FindActivity.Scalar(item.ConversationId, id), System.Globalization.CultureInfo.InvariantCulture), id, true);
                 }
             }
 
@@ -456,28 +508,34 @@ public sealed partial class TranscriptStore : BackgroundService
     /// <summary>
     /// The writer's own connection, kept open between batches with its statements compiled once: a batch costs its
     /// rows and one commit, not an open, a pragma and five statement compilations. Dropped after any failure, and
-    /// when the database file was created again (<see cref="Database.EnsureReady"/>'s generation).
+    /// when the database file was created again (<see cref="Database.EnsureReady"/>'s generation). The statements are
+    /// the same for SQLite and PostgreSQL (quoted identifiers, <c>@p</c> parameters, <c>INSERT … ON CONFLICT</c>).
     /// </summary>
     private sealed class Writer : IDisposable
     {
-        private readonly SqliteConnection _connection;
+        private readonly DbConnection _connection;
 
-        private Writer(SqliteConnection connection, int generation)
+        private Writer(DbConnection connection, int generation)
         {
             _connection = connection;
             Generation = generation;
-            TouchConversation = new(connection,
-                "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
-                "ON CONFLICT(Id) DO UPDATE SET LastActivityAt = excluded.LastActivityAt");
-            CreateConversation = new(connection,
-                "INSERT INTO conversations (Id, Channel, UserId, CreatedAt, LastActivityAt) VALUES ($p0, $p1, $p2, $p3, $p3) " +
-                "ON CONFLICT(Id) DO NOTHING");
-            FindActivity = new(connection, "SELECT Seq FROM messages WHERE ConversationId = $p0 AND ActivityId = $p1");
-            UpsertActivity = new(connection,
-                "INSERT INTO messages (ConversationId, ActivityId, Role, Text, CreatedAt, Seq, Type, ActivityJson) " +
-                "VALUES ($p0, $p1, $p2, $p3, $p4, $p5, $p6, $p7) " +
-                "ON CONFLICT(ConversationId, ActivityId) DO UPDATE SET Seq = excluded.Seq, Type = excluded.Type, " +
-                "ActivityJson = excluded.ActivityJson WHERE messages.Seq IS NULL");
+            TouchConversation = new(connection, """
+                INSERT INTO conversations ("Id", "Channel", "UserId", "CreatedAt", "LastActivityAt") VALUES (@p0, @p1, @p2, @p3, @p3)
+                ON CONFLICT ("Id") DO UPDATE SET "LastActivityAt" = excluded."LastActivityAt"
+                """);
+            CreateConversation = new(connection, """
+                INSERT INTO conversations ("Id", "Channel", "UserId", "CreatedAt", "LastActivityAt") VALUES (@p0, @p1, @p2, @p3, @p3)
+                ON CONFLICT ("Id") DO NOTHING
+                """);
+            FindActivity = new(connection, """
+                SELECT "Seq" FROM messages WHERE "ConversationId" = @p0 AND "ActivityId" = @p1
+                """);
+            UpsertActivity = new(connection, """
+                INSERT INTO messages ("ConversationId", "ActivityId", "Role", "Text", "CreatedAt", "Seq", "Type", "ActivityJson")
+                VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7)
+                ON CONFLICT ("ConversationId", "ActivityId") DO UPDATE SET "Seq" = excluded."Seq", "Type" = excluded."Type",
+                    "ActivityJson" = excluded."ActivityJson" WHERE messages."Seq" IS NULL
+                """);
         }
 
         public int Generation { get; }
@@ -490,16 +548,16 @@ public sealed partial class TranscriptStore : BackgroundService
 
         public Statement UpsertActivity { get; }
 
-        public static Writer Open(string connectionString, string synchronous, int generation)
+        public static Writer Open(bool sqlite, string connectionString, string sessionSetup, int generation)
         {
-            var connection = new SqliteConnection(connectionString);
+            DbConnection connection = sqlite ? new SqliteConnection(connectionString) : new NpgsqlConnection(connectionString);
             try
             {
                 connection.Open();
-                using (var pragma = connection.CreateCommand())
+                using (var setup = connection.CreateCommand())
                 {
-                    pragma.CommandText = synchronous;
-                    pragma.ExecuteNonQuery();
+                    setup.CommandText = sessionSetup;
+                    setup.ExecuteNonQuery();
                 }
 
                 return new Writer(connection, generation);
@@ -511,7 +569,7 @@ public sealed partial class TranscriptStore : BackgroundService
             }
         }
 
-        public SqliteTransaction Begin()
+        public DbTransaction Begin()
         {
             var tx = _connection.BeginTransaction();
             TouchConversation.Enlist(tx);
@@ -527,25 +585,27 @@ public sealed partial class TranscriptStore : BackgroundService
             CreateConversation.Dispose();
             FindActivity.Dispose();
             UpsertActivity.Dispose();
-            _connection.Dispose(); // back to its pool, which Database.Invalidate clears when the file is in doubt
+            _connection.Dispose(); // back to its pool, which Database.Invalidate clears when the database is in doubt
         }
     }
 
     private sealed class Statement : IDisposable
     {
-        private readonly SqliteCommand _command;
+        private readonly DbCommand _command;
 
-        public Statement(SqliteConnection connection, string sql)
+        public Statement(DbConnection connection, string sql)
         {
             _command = connection.CreateCommand();
             _command.CommandText = sql;
-            for (var i = 0; i < 8 && sql.Contains($"$p{i}", StringComparison.Ordinal); i++)
+            for (var i = 0; i < 8 && sql.Contains($"@p{i}", StringComparison.Ordinal); i++)
             {
-                _command.Parameters.Add(new SqliteParameter($"$p{i}", null));
+                var parameter = _command.CreateParameter();
+                parameter.ParameterName = $"@p{i}";
+                _command.Parameters.Add(parameter);
             }
         }
 
-        public void Enlist(SqliteTransaction tx) => _command.Transaction = tx;
+        public void Enlist(DbTransaction tx) => _command.Transaction = tx;
 
         private void Bind(object[] values)
         {
@@ -572,6 +632,9 @@ public sealed partial class TranscriptStore : BackgroundService
 
     [LoggerMessage(2201, LogLevel.Trace, "Transcript: {Requests} requests, {Activities} activities committed in {Ms:F2} ms")]
     private static partial void BatchWritten(ILogger logger, int requests, int activities, double ms);
+
+    [LoggerMessage(2203, LogLevel.Warning, "Transcript: the writer's database session failed ({Error}: {Detail}); writing the batch again on a new one")]
+    private static partial void SessionLost(ILogger logger, string error, string detail);
 
     [LoggerMessage(2202, LogLevel.Error, "Transcript: a batch of {Requests} requests could not be written ({Error}: {Detail})")]
     private static partial void WriteFailed(ILogger logger, int requests, string error, string detail);

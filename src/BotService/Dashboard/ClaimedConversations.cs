@@ -34,7 +34,7 @@ internal sealed partial class ClaimedConversations(Database database, ILogger<Cl
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!StorageSetup.DatabaseFileExists(database.DataPath))
+        if (!database.MayHoldData)
         {
             return; // a new service: nothing is claimed (and creating the database is the first write's job, not the start's)
         }

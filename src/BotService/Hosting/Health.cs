@@ -2,7 +2,6 @@ using BotService.Protocol.Authentication;
 using BotService.Storage.Data;
 using BotService.Storage.Escalations;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace BotService.Hosting;
@@ -50,8 +49,9 @@ internal static class Health
 
 /// <summary>
 /// Whether the database takes a write now: made ready as before every write (migrated, created again if its file was
-/// deleted), then one small write (the header's <c>user_version</c>, to the value it has) on a connection of its own.
-/// Unhealthy on any failure (read-only, deleted folder, locked for over a second). The result is kept for a second, so a busy prober cannot queue behind the lock.
+/// deleted), then <see cref="StorageSetup.ProbeWrites"/> on a connection of its own (SQLite: one small write of the
+/// header's <c>user_version</c>; PostgreSQL: connected and not read-only). Unhealthy on any failure (read-only, deleted
+/// folder, locked for over a second, server unreachable). The result is kept for a second, so a busy prober cannot queue behind the lock.
 /// </summary>
 internal sealed class DatabaseHealthCheck(Database database, TimeProvider time) : IHealthCheck
 {
@@ -61,20 +61,7 @@ internal sealed class DatabaseHealthCheck(Database database, TimeProvider time) 
         Task.FromResult(_probe.Get(() =>
         {
             database.EnsureReady();
-            var connection = new SqliteConnectionStringBuilder(StorageSetup.SqliteConnectionString(database.DataPath))
-            {
-                Pooling = false,
-                DefaultTimeout = 1,
-                Mode = SqliteOpenMode.ReadWrite,
-            }.ToString();
-            using var sqlite = new SqliteConnection(connection);
-            sqlite.Open();
-            using var command = sqlite.CreateCommand();
-            // A real write (of the value already there): on a read-only file SQLite would grant even BEGIN IMMEDIATE.
-            command.CommandText = "PRAGMA user_version;";
-            var version = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-            command.CommandText = $"PRAGMA user_version = {version};";
-            command.ExecuteNonQuery();
+            StorageSetup.ProbeWrites(database.Target);
             return HealthCheckResult.Healthy("the database takes writes");
         }, "database"));
 }

@@ -10,12 +10,19 @@ namespace BotService.Hosting;
 
 internal static partial class StorageServices
 {
-    /// <summary>The database, the escalation outbox and its dispatcher, all under <c>Data:Path</c>.</summary>
+    /// <summary>
+    /// The database (SQLite under <c>Data:Path</c>, or PostgreSQL: <c>Storage:Provider</c>,
+    /// <c>ConnectionStrings:BotService</c>), the escalation outbox (a file under <c>Data:Path</c> either way) and its
+    /// dispatcher.
+    /// </summary>
     public static IServiceCollection AddStorage(this IServiceCollection services)
     {
         services.AddOptions<EscalationOptions>().BindConfiguration(EscalationOptions.SectionName);
-        services.AddDbContextFactory<BotDbContext>((sp, o) => StorageSetup.ConfigureSqlite(o, DataPath(sp)));
-        services.AddSingleton(sp => new Database(sp.GetRequiredService<IDbContextFactory<BotDbContext>>(), DataPath(sp)));
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.SectionName);
+        services.AddSingleton(sp => StorageTarget.From(sp.GetRequiredService<IOptions<StorageOptions>>().Value,
+            sp.GetRequiredService<IConfiguration>().GetConnectionString(StorageOptions.ConnectionStringName), DataPath(sp)));
+        services.AddDbContextFactory<BotDbContext>((sp, o) => StorageSetup.Configure(o, sp.GetRequiredService<StorageTarget>()));
+        services.AddSingleton(sp => new Database(sp.GetRequiredService<IDbContextFactory<BotDbContext>>(), sp.GetRequiredService<StorageTarget>()));
         services.AddSingleton(sp => new EscalationOutbox(DataPath(sp)));
         services.AddSingleton<IEscalationNotifier, LogEscalationNotifier>();
         services.AddSingleton(sp => new EscalationDispatcher(
@@ -52,12 +59,14 @@ internal static partial class StorageServices
 
 /// <summary>
 /// Migrates the database at start. A failure is logged and reported by /healthz but does not stop the service:
-/// the crisis path must work while the database is down, and the dispatcher keeps retrying.
+/// the crisis path must work while the database is down, and the dispatcher keeps retrying. A storage configuration
+/// that cannot work (PostgreSQL without a connection string) does stop it, with the key to set.
 /// </summary>
 internal sealed partial class DatabaseStartup(Database database, ILogger<DatabaseStartup> log) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        Using(log, database.Target.Describe());
         try
         {
             database.EnsureReady();
@@ -71,6 +80,9 @@ internal sealed partial class DatabaseStartup(Database database, ILogger<Databas
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(2100, LogLevel.Information, "Storage: {Database}")]
+    private static partial void Using(ILogger logger, string database);
 
     [LoggerMessage(2101, LogLevel.Error, "The database could not be opened at start ({Error}: {Detail}); escalations wait in the outbox")]
     private static partial void Failed(ILogger logger, string error, string detail);

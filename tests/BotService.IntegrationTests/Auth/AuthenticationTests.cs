@@ -10,6 +10,7 @@ namespace BotService.IntegrationTests.Auth;
 /// runs (the counter is the first middleware); good channel and Emulator tokens are served, and replies reach the
 /// Connector with the bot's own token.
 /// </summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class AuthenticationTests(AuthenticatedService service) : IClassFixture<AuthenticatedService>
 {
     /// <summary>An emergency, so a request that slipped through would also leave an escalation behind.</summary>

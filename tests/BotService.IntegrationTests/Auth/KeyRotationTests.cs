@@ -8,6 +8,7 @@ namespace BotService.IntegrationTests.Auth;
 /// makes the bot re-fetch the key set once, and it is accepted (own service instance: forced re-fetches are
 /// rate-limited per service).
 /// </summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class KeyRotationTests(AuthenticatedService service) : IClassFixture<AuthenticatedService>
 {
     [Fact]

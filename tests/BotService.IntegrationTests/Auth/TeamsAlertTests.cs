@@ -119,8 +119,21 @@ public sealed class TeamsAlertTests(AuthenticatedService service) : IClassFixtur
         }
 
         Assert.Empty(service.Issuer.FailNext);
-        await using var db = service.Services.GetRequiredService<Database>().Open();
-        var row = await db.TeamsAlerts.SingleAsync(a => a.EscalationId == id);
+        // The sender records what the card shows once Teams has answered the PUT the connector just received: wait for it.
+        TeamsAlertRecord row;
+        using var recorded = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            await using var db = service.Services.GetRequiredService<Database>().Open();
+            row = await db.TeamsAlerts.AsNoTracking().SingleAsync(a => a.EscalationId == id, recorded.Token);
+            if (row.ShownStatus == "open")
+            {
+                break;
+            }
+
+            await Task.Delay(20, recorded.Token);
+        }
+
         Assert.Equal((posted.Id, "open", 1), (row.ActivityId, row.ShownStatus, row.ShownReopenCount));
     }
 

@@ -5,7 +5,6 @@ using System.Text.Json;
 using BotService.Dashboard;
 using BotService.Storage.Data;
 using BotService.Storage.Staff;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -232,14 +231,20 @@ public sealed class DashboardWorkflowTests(ServiceFixture fixture) : IClassFixtu
         var row = await db.AuditEvents.OrderByDescending(a => a.Id).FirstAsync();
 
         // Act
-        var update = await Record.ExceptionAsync(() => db.Database.ExecuteSqlRawAsync("UPDATE audit_events SET Action = 'x' WHERE Id = {0}", row.Id));
-        var delete = await Record.ExceptionAsync(() => db.Database.ExecuteSqlRawAsync("DELETE FROM audit_events WHERE Id = {0}", row.Id));
+        var update = await Record.ExceptionAsync(() => db.Database.ExecuteSqlRawAsync("""UPDATE audit_events SET "Action" = 'x' WHERE "Id" = {0}""", row.Id));
+        var delete = await Record.ExceptionAsync(() => db.Database.ExecuteSqlRawAsync("""DELETE FROM audit_events WHERE "Id" = {0}""", row.Id));
+        var truncate = TestStorage.IsPostgres ? await Record.ExceptionAsync(() => db.Database.ExecuteSqlRawAsync("TRUNCATE audit_events")) : null;
         row.Detail = "changed";
         var tracked = await Record.ExceptionAsync(() => db.SaveChangesAsync());
 
         // Assert
-        Assert.Contains("append-only", Assert.IsType<SqliteException>(update).Message, StringComparison.Ordinal);
-        Assert.Contains("append-only", Assert.IsType<SqliteException>(delete).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.IsAssignableFrom<System.Data.Common.DbException>(update).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.IsAssignableFrom<System.Data.Common.DbException>(delete).Message, StringComparison.Ordinal);
+        if (TestStorage.IsPostgres)
+        {
+            Assert.Contains("append-only", Assert.IsAssignableFrom<System.Data.Common.DbException>(truncate).Message, StringComparison.Ordinal);
+        }
+
         Assert.IsType<InvalidOperationException>(tracked);
         await using var check = database.Open();
         Assert.Equal("test.append", (await check.AuditEvents.SingleAsync(a => a.Id == row.Id)).Action);
@@ -275,7 +280,8 @@ public sealed class DashboardWorkflowTests(ServiceFixture fixture) : IClassFixtu
     {
         // Arrange
         var email = $"cli-{Guid.NewGuid():n}@clinic.test";
-        string[] config = [$"--Data:Path={fixture.DataPath}", $"--Knowledge:Path={fixture.KnowledgePath}", "--Logging:LogLevel:Default=Warning"];
+        string[] config = [$"--Data:Path={fixture.DataPath}", $"--Knowledge:Path={fixture.KnowledgePath}", "--Logging:LogLevel:Default=Warning",
+            .. TestStorage.ServiceArgs(fixture.DataPath)];
         var output = new StringWriter();
         var error = new StringWriter();
 

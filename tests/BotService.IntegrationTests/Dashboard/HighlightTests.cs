@@ -3,6 +3,7 @@ using BotService.Dashboard;
 namespace BotService.IntegrationTests.Dashboard;
 
 /// <summary>The conversation page's highlighting from stored spans, and the CSV export's quoting.</summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class HighlightTests
 {
     [Fact]

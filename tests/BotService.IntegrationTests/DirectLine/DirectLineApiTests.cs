@@ -5,12 +5,11 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using BotService.DirectLine;
-using Microsoft.Data.Sqlite;
 
 namespace BotService.IntegrationTests.DirectLine;
 
 /// <summary>
-/// Direct Line 3.0 over real loopback HTTP and WebSocket with a real SQLite file: the status codes of malformed and
+/// Direct Line 3.0 over real loopback HTTP and WebSocket with a real database (SQLite, or PostgreSQL in the PostgreSQL pass): the status codes of malformed and
 /// unauthorised requests (never a 5xx), the WebSocket frames, and what lands in the transcript.
 /// </summary>
 public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
@@ -108,7 +107,7 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
 
         Assert.Equal(HttpStatusCode.Forbidden, post.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, read.StatusCode);
-        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{victim}' AND Role = 'visitor' AND Type = 'message'"));
+        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{victim}' AND \"Role\" = 'visitor' AND \"Type\" = 'message'"));
     }
 
     [Fact]
@@ -285,33 +284,27 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
             // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms).
-            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0
-                   || Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
+            while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE \"ConversationId\" = '{conversation}'") == 0
+                   || Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Role\" = 'bot'") == 0)
             {
                 await Task.Delay(20, wait.Token);
             }
         }
 
-        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND ActivityId = '{id}'"));
-        Assert.Equal(3L, Scalar($"SELECT Seq FROM messages WHERE ConversationId = '{conversation}' AND ActivityId = '{id}'"));
-        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}' AND MessageActivityId = '{id}'"));
-        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot' AND Seq = 4"));
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"ActivityId\" = '{id}'"));
+        Assert.Equal(3L, Scalar($"SELECT \"Seq\" FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"ActivityId\" = '{id}'"));
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM escalations WHERE \"ConversationId\" = '{conversation}' AND \"MessageActivityId\" = '{id}'"));
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Role\" = 'bot' AND \"Seq\" = 4"));
     }
 
     [Fact]
     public async Task Emergency_WhileTheDatabaseIsLocked_CrisisReplyReachesTheSocketWithinASecond_AndEverythingLandsAfter()
     {
-        // Arrange: a connected socket, then another process-like connection holding the database's write lock.
+        // Arrange: a connected socket, then another process holding the database locked.
         var (token, conversation, _) = await service.StartConversationAsync();
         using var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
-        var locker = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Pooling=False");
-        locker.Open();
-        using (var begin = locker.CreateCommand())
-        {
-            begin.CommandText = "BEGIN EXCLUSIVE";
-            begin.ExecuteNonQuery();
-        }
+        var locker = await Faults.LockDatabaseAsync(service.DataPath);
 
         // Act
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -330,12 +323,6 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         }
 
         var crisisAfter = started.Elapsed;
-        using (var rollback = locker.CreateCommand())
-        {
-            rollback.CommandText = "ROLLBACK";
-            rollback.ExecuteNonQuery();
-        }
-
         locker.Dispose();
         var response = await post;
         var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
@@ -358,7 +345,7 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(id, reply.GetProperty("replyToId").GetString());
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Seq IS NOT NULL AND Type = 'message'") < 2)
+        while (Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Seq\" IS NOT NULL AND \"Type\" = 'message'") < 2)
         {
             await Task.Delay(20, wait.Token);
         }
@@ -371,7 +358,7 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("how much is an infusion"));
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
-            while (Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
+            while (Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Role\" = 'bot'") == 0)
             {
                 await Task.Delay(20, wait.Token); // the reply's write may land after the POST is answered
             }
@@ -404,7 +391,7 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
         var only = Assert.Single(all.GetProperty("activities").EnumerateArray()); // the welcome; no typing echoed
         Assert.Equal(BotService.Bot.Replies.WelcomeText, only.GetProperty("text").GetString());
-        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Type = 'typing'"));
+        Assert.Equal(0L, Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Type\" = 'typing'"));
     }
 
     [Fact]
@@ -444,14 +431,7 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         }
     }
 
-    private long Scalar(string sql)
-    {
-        using var db = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Mode=ReadOnly;Pooling=False");
-        db.Open();
-        using var command = db.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar() is long value ? value : 0;
-    }
+    private long Scalar(string sql) => TestStorage.Scalar(service.DataPath, sql);
 
     private static string Base64Url(string s) =>
         Encoding.UTF8.GetString(Convert.FromBase64String(s.Replace('-', '+').Replace('_', '/').PadRight(s.Length + (4 - s.Length % 4) % 4, '=')));

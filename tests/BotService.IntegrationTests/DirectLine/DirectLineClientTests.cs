@@ -7,6 +7,7 @@ namespace BotService.IntegrationTests.DirectLine;
 /// against the real service: each test here runs one test of <c>tests/node/directline.test.mjs</c> in Node, so each
 /// counts (and fails) on its own in the run's totals.
 /// </summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class DirectLineClientTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
 {
     [Fact]

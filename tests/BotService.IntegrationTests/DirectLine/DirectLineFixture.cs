@@ -9,7 +9,7 @@ namespace BotService.IntegrationTests.DirectLine;
 
 /// <summary>
 /// The real service on a loopback port with a Direct Line secret configured and its own data folder (a real SQLite
-/// file), for the Direct Line tests. The articles are the repository's own (read, never edited, here).
+/// file, or its own PostgreSQL database in the PostgreSQL pass), for the Direct Line tests. The articles are the repository's own (read, never edited, here).
 /// </summary>
 public sealed class DirectLineFixture : IAsyncLifetime
 {

@@ -6,7 +6,8 @@ namespace BotService.IntegrationTests.Observability;
 
 /// <summary>
 /// /healthz/live, /healthz/ready and /healthz against real dependency failures: the data folder made read-only (a bind
-/// mount, as a full or remounted disk would be) and deleted. Each test has its own service and data folder.
+/// mount, as a full or remounted disk would be) and deleted (with SQLite, the database is in it), and the PostgreSQL
+/// database made read-only. Each test has its own service and data folder.
 /// </summary>
 public sealed class HealthTests
 {
@@ -33,7 +34,7 @@ public sealed class HealthTests
         Assert.Empty((await live.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").EnumerateObject());
     }
 
-    [Fact]
+    [SqliteFact]
     public async Task Ready_DataFolderReadOnly_Unready503NamingDatabaseAndOutbox_LiveStays200_RecoversWhenWritable()
     {
         Assert.True(Faults.IsRoot, "the fault tests mount file systems and run as root");
@@ -63,7 +64,29 @@ public sealed class HealthTests
         Assert.Equal("healthy", recovered.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
     }
 
-    [Fact]
+    [PostgresFact]
+    public async Task Ready_PostgreSqlDatabaseReadOnly_Unready503NamingTheDatabase_RecoversWhenWritable()
+    {
+        // Arrange
+        await using var service = await StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await service.Http.GetAsync("/healthz/ready")).StatusCode);
+
+        // Act
+        JsonElement unready;
+        using (Faults.ReadOnlyDatabase(service.DataPath))
+        {
+            unready = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.ServiceUnavailable, "database");
+        }
+
+        var recovered = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.OK);
+
+        // Assert: the database named, the outbox (a file) still fine
+        Assert.Contains("read-only", unready.GetProperty("checks").GetProperty("database").GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Equal("healthy", unready.GetProperty("checks").GetProperty("outbox").GetProperty("status").GetString());
+        Assert.Equal("healthy", recovered.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
+    }
+
+    [SqliteFact]
     public async Task Ready_DataFolderDeleted_Unready503_RecoversWhenTheFolderIsBack()
     {
         // Arrange

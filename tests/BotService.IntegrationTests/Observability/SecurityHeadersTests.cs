@@ -5,6 +5,7 @@ using System.Text;
 namespace BotService.IntegrationTests.Observability;
 
 /// <summary>Security headers on every kind of response: pages, API answers, errors, static files, health, 404s.</summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class SecurityHeadersTests(ServiceFixture service) : IClassFixture<ServiceFixture>
 {
     public static TheoryData<string, string> Requests => new()

@@ -7,14 +7,14 @@ namespace BotService.IntegrationTests.Storage;
 /// <summary><see cref="Database"/> after a failure on a full disk: checking it again must not hang.</summary>
 public sealed class DatabaseAfterFailureTests
 {
-    [Fact]
+    [SqliteFact]
     public async Task EnsureReady_AfterAFailureOnAFullDisk_ReturnsAtOnceInsteadOfWaitingForTheMigrationLock()
     {
         Assert.True(Faults.IsRoot, "fault tests mount file systems and need root (CI runs as root)");
         using var disk = Faults.Tmpfs(1024);
         var builder = new DbContextOptionsBuilder<BotDbContext>();
-        StorageSetup.ConfigureSqlite(builder, disk.Path);
-        var database = new Database(new TestDbFactory(builder.Options), disk.Path);
+        StorageSetup.Configure(builder, StorageTarget.Sqlite(disk.Path));
+        var database = new Database(new TestDbFactory(builder.Options), StorageTarget.Sqlite(disk.Path));
         database.EnsureReady();
         var filler = Faults.Fill(disk.Path);
         try

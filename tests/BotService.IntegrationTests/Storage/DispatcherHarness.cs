@@ -35,7 +35,10 @@ internal sealed class RecordingNotifier(string name = "recording") : INotifierCo
 
 internal interface INotifierControl : IEscalationNotifier;
 
-/// <summary>An escalation dispatcher over a real SQLite file and outbox in a folder of the test's choosing.</summary>
+/// <summary>
+/// An escalation dispatcher over a real database (a SQLite file in the folder, or the folder's PostgreSQL database in
+/// the PostgreSQL pass) and outbox in a folder of the test's choosing.
+/// </summary>
 internal sealed class DispatcherHarness : IAsyncDisposable
 {
     private readonly DbContextOptions<BotDbContext> _options;
@@ -44,11 +47,9 @@ internal sealed class DispatcherHarness : IAsyncDisposable
     {
         DataPath = dataPath;
         Directory.CreateDirectory(dataPath);
-        var builder = new DbContextOptionsBuilder<BotDbContext>();
-        StorageSetup.ConfigureSqlite(builder, dataPath);
-        _options = builder.Options;
+        _options = TestStorage.ContextOptions(dataPath);
         Outbox = new EscalationOutbox(dataPath);
-        Database = new Database(new Factory(_options), dataPath);
+        Database = new Database(new Factory(_options), TestStorage.Target(dataPath));
         Options = new EscalationOptions
         {
             NotifierTimeout = TimeSpan.FromMilliseconds(300),
@@ -98,7 +99,7 @@ internal sealed class DispatcherHarness : IAsyncDisposable
         await Dispatcher.StopAsync(CancellationToken.None);
         Dispatcher.Dispose();
         Outbox.Dispose();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        TestStorage.ClearPools();
     }
 
     private sealed class Factory(DbContextOptions<BotDbContext> options) : IDbContextFactory<BotDbContext>

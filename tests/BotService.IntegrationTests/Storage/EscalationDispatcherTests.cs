@@ -13,6 +13,7 @@ public sealed class EscalationDispatcherTests : IDisposable
 
     public void Dispose()
     {
+        TestStorage.DropUnder(_root);
         try
         {
             Directory.Delete(_root, recursive: true);
@@ -59,11 +60,15 @@ public sealed class EscalationDispatcherTests : IDisposable
     [Fact]
     public async Task Submit_NotifierHangs_TimesOutRetriesAndOtherNotifiersAreNotHeldUp()
     {
-        // Arrange
-        var hanging = new RecordingNotifier("hanging") { HangsLeft = 1 };
+        // Arrange: one escalation through first, so the time below is the dispatcher's and not the database's first
+        // use in this process (migrating and compiling queries is slower on PostgreSQL), then the notifier hangs once.
+        var hanging = new RecordingNotifier("hanging");
         var healthy = new RecordingNotifier("healthy");
         await using var h = new DispatcherHarness(_root, hanging, healthy);
         await h.StartAsync();
+        h.Dispatcher.Submit(DispatcherHarness.Sample("warm"));
+        await h.WaitIdleAsync(TimeSpan.FromSeconds(20));
+        hanging.HangsLeft = 1;
 
         // Act
         var watch = Stopwatch.StartNew();
@@ -85,7 +90,7 @@ public sealed class EscalationDispatcherTests : IDisposable
         await using var h = new DispatcherHarness(_root, notifier);
         h.Database.EnsureReady();
         await h.StartAsync();
-        var locker = await Faults.LockDatabaseAsync(h.DatabaseFile);
+        var locker = await Faults.LockDatabaseAsync(h.DataPath);
 
         // Act
         var watch = Stopwatch.StartNew();
@@ -103,7 +108,7 @@ public sealed class EscalationDispatcherTests : IDisposable
         Assert.Equal(1, notifier.Calls["k1"]);
     }
 
-    [Fact]
+    [SqliteFact]
     public async Task Submit_DatabaseDeletedWhileRunning_RecreatesItAndLands()
     {
         await using var h = new DispatcherHarness(_root, new RecordingNotifier());
@@ -123,7 +128,7 @@ public sealed class EscalationDispatcherTests : IDisposable
         Assert.Equal(1, h.CountStored("after"));
     }
 
-    [Fact]
+    [SqliteFact]
     public async Task Submit_DatabaseFileReadOnly_LandsOnceItIsWritableAgain()
     {
         // Arrange: a database from an earlier run, made read-only before the service starts.
@@ -185,7 +190,7 @@ public sealed class EscalationDispatcherTests : IDisposable
         // Arrange: an escalation accepted while the database was locked, then the process "dies".
         var first = new DispatcherHarness(_root, new RecordingNotifier());
         first.Database.EnsureReady();
-        var locker = await Faults.LockDatabaseAsync(first.DatabaseFile);
+        var locker = await Faults.LockDatabaseAsync(first.DataPath);
         await first.StartAsync();
         first.Dispatcher.Submit(DispatcherHarness.Sample());
         await first.DisposeAsync();

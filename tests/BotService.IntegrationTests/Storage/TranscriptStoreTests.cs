@@ -1,12 +1,11 @@
 using System.Net.Http.Json;
 using BotService.IntegrationTests.DirectLine;
 using BotService.Storage.Transcripts;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace BotService.IntegrationTests.Storage;
 
-/// <summary>The transcript store in the running service, on its real SQLite file.</summary>
+/// <summary>The transcript store in the running service, on its real database (SQLite, or PostgreSQL in that pass).</summary>
 public sealed class TranscriptStoreTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
 {
     private TranscriptStore Store => service.Services.GetRequiredService<TranscriptStore>();
@@ -63,14 +62,9 @@ public sealed class TranscriptStoreTests(DirectLineFixture service) : IClassFixt
         // Arrange: the dispatcher's row (no Seq) for a message the transcript has not seen.
         var conversation = $"tx-{Guid.NewGuid():n}";
         await Store.AppendAsync([Item(conversation)], CancellationToken.None);
-        using (var db = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Pooling=False"))
-        {
-            db.Open();
-            using var insert = db.CreateCommand();
-            insert.CommandText = "INSERT INTO messages (ConversationId, ActivityId, Role, Text, CreatedAt, Type) VALUES ($c, 'm-esc', 'visitor', 'x', 0, 'message')";
-            insert.Parameters.AddWithValue("$c", conversation);
-            insert.ExecuteNonQuery();
-        }
+        TestStorage.Execute(service.DataPath,
+            """INSERT INTO messages ("ConversationId", "ActivityId", "Role", "Text", "CreatedAt", "Type") VALUES (@p0, 'm-esc', 'visitor', 'x', @p1, 'message')""",
+            conversation, TestStorage.DbTime(DateTimeOffset.UtcNow));
 
         // Act
         var position = (await Store.AppendAsync([Item(conversation, "m-esc")], CancellationToken.None))[0];
@@ -79,6 +73,27 @@ public sealed class TranscriptStoreTests(DirectLineFixture service) : IClassFixt
         Assert.Equal(2, position.Seq);
         Assert.False(position.AlreadyStored);
         Assert.Equal(["m-esc"], (await Store.ReadAfterAsync(conversation, 1, 10, CancellationToken.None)).Select(e => e.ActivityId));
+    }
+
+    [Fact]
+    public async Task AppendAsync_TextWithANulAndALoneSurrogate_IsStoredOnEveryProviderWithReplacementCharacters()
+    {
+        // Arrange: PostgreSQL's text cannot hold U+0000 and Npgsql refuses invalid UTF-16; SQLite takes both.
+        var conversation = $"tx-{Guid.NewGuid():n}";
+        const string text = "a\0b\ud83dc 😀";
+        var item = new TranscriptAppend(conversation, "test", TranscriptRoles.Visitor, "message", null, text,
+            (id, seq) => System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object> { ["id"] = id, ["text"] = text }));
+
+        // Act
+        var position = (await Store.AppendAsync([item], CancellationToken.None))[0];
+
+        // Assert: stored, one UTF-16 unit for one (safety offsets still point at the same words), the JSON intact.
+        Assert.Equal(1, position.Seq);
+        await using var db = TestStorage.Open(service.DataPath, readOnly: true);
+        await using var query = TestStorage.Command(db, """SELECT "Text" FROM messages WHERE "ConversationId" = @p0""", conversation);
+        Assert.Equal("a\uFFFDb\uFFFDc 😀", (string)(await query.ExecuteScalarAsync())!);
+        var json = (await Store.ReadAfterAsync(conversation, 0, 10, CancellationToken.None)).Single().ActivityJson!;
+        Assert.Equal(text.Length, System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("text").GetString()!.Length);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace BotService.IntegrationTests.Storage;
 
 /// <summary>
 /// The transcript store's writer keeps one connection open between batches; these check that it never writes into a
-/// file that is gone, on a store of its own over a real SQLite file.
+/// SQLite file that is gone, and that a PostgreSQL session the server ended is replaced, on a store of its own.
 /// </summary>
 public sealed class TranscriptWriterFaultTests : IAsyncLifetime
 {
@@ -19,9 +19,7 @@ public sealed class TranscriptWriterFaultTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_root);
-        var builder = new DbContextOptionsBuilder<BotDbContext>();
-        StorageSetup.ConfigureSqlite(builder, _root);
-        _database = new Database(new Factory(builder.Options), _root);
+        _database = new Database(new Factory(TestStorage.ContextOptions(_root)), TestStorage.Target(_root));
         _store = new TranscriptStore(_database, new TranscriptOptions(), TimeProvider.System, NullLogger<TranscriptStore>.Instance);
         await _store.StartAsync(CancellationToken.None);
     }
@@ -30,14 +28,15 @@ public sealed class TranscriptWriterFaultTests : IAsyncLifetime
     {
         await _store.StopAsync(CancellationToken.None);
         _store.Dispose();
-        SqliteConnection.ClearAllPools();
+        TestStorage.ClearPools();
+        TestStorage.DropUnder(_root);
         Directory.Delete(_root, recursive: true);
     }
 
     private static TranscriptAppend Item(string conversation, string text) =>
         new(conversation, "test", TranscriptRoles.Visitor, "message", null, text, RenderJson: null);
 
-    [Fact]
+    [SqliteFact]
     public async Task AppendAsync_DatabaseFileDeletedBetweenBatches_NextAppendLandsInTheNewFile()
     {
         // Arrange: a first append opens the writer's connection.
@@ -58,6 +57,25 @@ public sealed class TranscriptWriterFaultTests : IAsyncLifetime
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT Seq FROM messages WHERE ConversationId = 'c-after'";
         Assert.Equal(position.Seq, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    [PostgresFact]
+    public async Task AppendAsync_WriterSessionEndedByTheServer_NextAppendLandsOnANewSession()
+    {
+        // Arrange: a first append opens the writer's session (and the store knows the conversation's numbers, so the
+        // next append goes straight to the writer).
+        await _store.AppendAsync([Item("c-known", "one")], CancellationToken.None);
+
+        // Act: the server ends every session of the database (a restart, an administrator, a failover), then another append.
+        using (Faults.RefuseConnections(_root))
+        {
+        }
+
+        var position = (await _store.AppendAsync([Item("c-known", "two")], CancellationToken.None))[0];
+
+        // Assert
+        Assert.Equal(2, position.Seq);
+        Assert.Equal(2, TestStorage.Scalar(_root, """SELECT COUNT(*) FROM messages WHERE "ConversationId" = 'c-known'"""));
     }
 
     private sealed class Factory(DbContextOptions<BotDbContext> options) : IDbContextFactory<BotDbContext>

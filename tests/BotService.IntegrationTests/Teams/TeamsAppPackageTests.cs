@@ -6,6 +6,7 @@ using BotService.Bot;
 namespace BotService.IntegrationTests.Teams;
 
 /// <summary>The Teams app package against the required fields of manifest schema 1.29 (OfficeDev/microsoft-teams-app-schema).</summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class TeamsAppPackageTests
 {
     private static readonly TeamsOptions Teams = new() { TenantId = "t", PublicBaseUrl = "https://bot.clinic.example/" };

@@ -10,6 +10,7 @@ namespace BotService.IntegrationTests.WebChat;
 /// visitors and staff see, and the keyboard (Tab order and visible focus). What is checked and the results:
 /// docs/accessibility.md. The dashboard screenshots at phone width come from here (<see cref="Screenshots"/>).
 /// </summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class AccessibilityTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace BotService.IntegrationTests.WebChat;
 /// <c>tests/node/webchat.test.mjs</c> against the real service (loopback HTTP and WebSocket, real SQLite), so each
 /// counts on its own. Screenshots: <see cref="Screenshots"/>.
 /// </summary>
+[Trait(TestStorage.Trait, TestStorage.NoStorage)] // not run again in the PostgreSQL pass (decision 0015)
 public sealed class WebChatBrowserTests(DirectLineFixture service) : IClassFixture<DirectLineFixture>
 {
     [Fact]
