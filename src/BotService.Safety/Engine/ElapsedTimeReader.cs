@@ -16,6 +16,7 @@ namespace BotService.Safety;
 internal sealed partial class ElapsedTimeReader
 {
     private readonly DateTimeModel? _model;
+    private readonly Lock _parse = new();
     private readonly TimeProvider _time;
     private readonly QuantityReader _numbers;
     private readonly ILogger _log;
@@ -64,7 +65,13 @@ internal sealed partial class ElapsedTimeReader
             try
             {
                 var now = _time.GetLocalNow().DateTime;
-                foreach (var result in _model.Parse(m.Value, now))
+                List<ModelResult> results;
+                lock (_parse) // the recognizer's models are not documented as thread-safe; a rare parallel miss was seen
+                {
+                    results = _model.Parse(m.Value, now);
+                }
+
+                foreach (var result in results)
                 {
                     if (FromResolution(result, now) is { } span)
                     {

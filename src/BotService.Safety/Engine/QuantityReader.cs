@@ -16,6 +16,7 @@ namespace BotService.Safety;
 internal sealed partial class QuantityReader
 {
     private readonly IModel? _model;
+    private readonly Lock _parse = new();
     private readonly ILogger _log;
 
     public QuantityReader(ILogger log)
@@ -52,7 +53,13 @@ internal sealed partial class QuantityReader
         {
             try
             {
-                foreach (var result in _model.Parse(text))
+                List<ModelResult> results;
+                lock (_parse) // the recognizer's models are not documented as thread-safe; a rare parallel miss was seen
+                {
+                    results = _model.Parse(text);
+                }
+
+                foreach (var result in results)
                 {
                     if (result.Resolution is { } resolution &&
                         resolution.TryGetValue("value", out var value) &&
