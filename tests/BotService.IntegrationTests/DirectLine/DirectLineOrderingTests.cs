@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Data.Sqlite;
 
 namespace BotService.IntegrationTests.DirectLine;
 
@@ -45,6 +46,56 @@ public sealed class DirectLineOrderingTests(DirectLineFixture service) : IClassF
             Assert.Equal(sent.Order(StringComparer.Ordinal).Distinct(), sent); // strictly increasing: ids are {conversation}|{seq:D7}
             Assert.Equal(await TranscriptIdsAsync(token, conversation), sent); // nothing missing, nothing extra, the polling GET agrees
         }
+    }
+
+    [Fact]
+    public async Task AWriteThatFails_ItsNumberIsPassedOver_AndTheActivitiesAfterItStillArrive()
+    {
+        // Arrange: a socket after the welcome, then the database's write lock held by another connection, long enough
+        // for the visitor's message to fail for good (the store gives up after its busy timeout).
+        var (token, conversation, _) = await service.StartConversationAsync();
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
+        var locker = new SqliteConnection($"Data Source={Path.Combine(service.DataPath, "botservice.db")};Pooling=False");
+        locker.Open();
+        using (var begin = locker.CreateCommand())
+        {
+            begin.CommandText = "BEGIN EXCLUSIVE";
+            begin.ExecuteNonQuery();
+        }
+
+        // Act: the message (number 3) cannot be stored; its answer (4) is queued behind it and lands once the lock goes.
+        HttpResponseMessage posted;
+        try
+        {
+            posted = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("how much is an infusion", "fails-1"))
+                .WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            using (var rollback = locker.CreateCommand())
+            {
+                rollback.CommandText = "ROLLBACK";
+                rollback.ExecuteNonQuery();
+            }
+
+            locker.Dispose();
+        }
+
+        var frames = await ReadFramesUntilAsync(socket, activities => activities.Any(a => a.ReplyToId == $"{conversation}|0000003"), seconds: 30);
+
+        // Assert: the failed number is passed over, not waited for; the socket and the polling GET agree.
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, posted.StatusCode);
+        var sent = frames.SelectMany(f => f.Activities).Select(a => a.Id!).ToArray();
+        Assert.Equal([$"{conversation}|0000002", $"{conversation}|0000004"], sent);
+        Assert.Equal(sent, await TranscriptIdsAsync(token, conversation));
+    }
+
+    private async Task<string> StreamUrlAsync(string token, string conversation)
+    {
+        var response = await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}?watermark=", token);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("streamUrl").GetString()!;
     }
 
     private static long Seq(string id) => long.Parse(id[(id.LastIndexOf('|') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
