@@ -385,7 +385,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _typing = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _wake = new();
     private long _sent = watermark;
     private DateTimeOffset _lastSend = time.GetUtcNow();
     private CloseRequest? _close;
@@ -414,8 +414,10 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
         {
             while (true)
             {
-                // A fresh signal before looking, so a wake while this pass reads or sends is never missed.
-                var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // A fresh signal before looking, so a wake while this pass reads or sends is never missed. Its
+                // continuation (the next pass) runs on the thread that wakes it, as a push did: no extra hop through
+                // the thread pool between a commit landing and its frame going out. Nobody wakes it holding a lock.
+                var woken = new TaskCompletionSource();
                 Volatile.Write(ref _wake, woken);
                 if (Volatile.Read(ref _close) is { } close)
                 {
