@@ -189,9 +189,10 @@ internal sealed partial class DirectLineChannel(
     /// <summary>Sends the bot's (or staff's, by <paramref name="role"/>) replies: stored (numbered) in one group commit and
     /// sent to the conversation's clients in their place in its order; typing goes to the socket only, at once.</summary>
     /// <param name="urgent">A reply of an escalated (crisis) turn: it goes to the client at once, with everything numbered
-    /// before it, without waiting for any commit (its write goes on; decision 0015). Every other reply goes once
-    /// committed and after everything before it, so the stream's watermarks never run ahead of the transcript (a
-    /// reconnect after a watermark can then never skip an earlier activity still being written).</param>
+    /// before it, without waiting for any commit (its write goes on, and the turn waits for it at most 300 ms after
+    /// the reply has gone; decision 0015). Every other reply goes once committed and after everything before it, so
+    /// the stream's watermarks never run ahead of the transcript (a reconnect after a watermark can then never skip an
+    /// earlier activity still being written).</param>
     /// <param name="transcriptText">For a single reply: the text the transcript records, if not the activity's.</param>
     private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, string role,
         string? transcriptText, bool urgent, CancellationToken cancellationToken)
@@ -228,35 +229,26 @@ internal sealed partial class DirectLineChannel(
             {
                 await write.Completion;
             }
-            else
+            else if (await Task.WhenAny(write.Completion, Task.Delay(UrgentWriteWait, time, lifetime.ApplicationStopping)) != write.Completion)
             {
-                // Already on its way to the visitor; a slow or failed write is only reported (a reload shows it once landed).
-                _ = ReportUrgentWriteAsync(conversation.Id, stored.Length, write.Completion);
+                // Already on its way to the visitor; the turn goes on, and a slow or failed write is only reported
+                // (a reload shows the reply once it has landed).
+                SlowStore(log, conversation.Id, stored.Length);
+                _ = write.Completion.ContinueWith(t => TurnFailed(log, conversation.Id, "reply store", t.Exception!.InnerException!.GetType().Name),
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+            else if (write.Completion.IsFaulted)
+            {
+                TurnFailed(log, conversation.Id, "reply store", write.Completion.Exception!.InnerException!.GetType().Name);
             }
         }
 
         return ids;
     }
 
-    private async Task ReportUrgentWriteAsync(string conversationId, int count, Task<IReadOnlyList<TranscriptPosition>> completion)
-    {
-        try
-        {
-            if (await Task.WhenAny(completion, Task.Delay(SlowStoreAfter, time)) != completion)
-            {
-                SlowStore(log, conversationId, count);
-            }
-
-            await completion;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            TurnFailed(log, conversationId, "reply store", e.GetType().Name);
-        }
-    }
-
-    /// <summary>An urgent reply's write still not landed after this is reported as a slow database.</summary>
-    private static readonly TimeSpan SlowStoreAfter = TimeSpan.FromMilliseconds(300);
+    /// <summary>How long the rest of a crisis turn waits for its reply's write, once the reply has gone to the visitor
+    /// (so that in normal operation the POST is answered with the turn on the disk, as for any other turn).</summary>
+    private static readonly TimeSpan UrgentWriteWait = TimeSpan.FromMilliseconds(300);
 
     private TranscriptAppend ToAppend(DirectLineConversation conversation, Activity activity, string role) => new(
         conversation.Id, ChannelId, role, activity.Type, activity.Id, activity.Text,
@@ -362,7 +354,7 @@ internal sealed partial class DirectLineChannel(
     [LoggerMessage(8002, LogLevel.Error, "Direct Line turn of {ConversationId} ({Type}) failed: {Error}")]
     private static partial void TurnFailed(ILogger logger, string conversationId, string type, string error);
 
-    [LoggerMessage(8005, LogLevel.Warning, "Direct Line: {Count} replies of {ConversationId} pushed before their transcript write landed (slow database)")]
+    [LoggerMessage(8005, LogLevel.Warning, "Direct Line: {Count} crisis replies of {ConversationId} sent, their transcript write not landed after 300 ms (slow database)")]
     private static partial void SlowStore(ILogger logger, string conversationId, int count);
 
     [LoggerMessage(8003, LogLevel.Information, "Direct Line stream of {ConversationId} replaced by a newer one (closed with collision)")]

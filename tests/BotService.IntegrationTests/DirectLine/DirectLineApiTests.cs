@@ -284,9 +284,10 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         var dispatcher = (BotService.Storage.Escalations.EscalationDispatcher)service.Services.GetService(typeof(BotService.Storage.Escalations.EscalationDispatcher))!;
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
-            // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms).
+            // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms);
+            // two bot rows: the welcome and the crisis reply.
             while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE ConversationId = '{conversation}'") == 0
-                   || Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot'") == 0)
+                   || Scalar($"SELECT COUNT(*) FROM messages WHERE ConversationId = '{conversation}' AND Role = 'bot' AND Seq IS NOT NULL") < 2)
             {
                 await Task.Delay(20, wait.Token);
             }
