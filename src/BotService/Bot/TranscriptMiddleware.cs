@@ -25,9 +25,6 @@ internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, I
 
     internal static readonly TimeSpan CommitBudget = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long the Direct Line channel lets a reply wait for its commit before pushing it anyway.</summary>
-    public static readonly TimeSpan WaitBudget = TimeSpan.FromMilliseconds(300);
-
     public async Task OnTurnAsync(ITurnContext turnContext, NextDelegate next, CancellationToken cancellationToken)
     {
         var incoming = turnContext.Activity;

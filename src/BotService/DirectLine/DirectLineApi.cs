@@ -231,7 +231,7 @@ internal static partial class DirectLineApi
             return BadWatermark();
         }
 
-        var body = await channel.ActivitySetAfterAsync(conversation!.Id, watermark ?? 0, cancellationToken);
+        var body = await channel.ActivitySetAfterAsync(conversation!, watermark ?? 0, cancellationToken);
         return Results.Text(body, "application/json; charset=utf-8", statusCode: StatusCodes.Status200OK);
     }
 

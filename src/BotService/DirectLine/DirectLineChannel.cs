@@ -10,22 +10,26 @@ using Microsoft.Extensions.Options;
 
 namespace BotService.DirectLine;
 
-/// <summary>A Direct Line conversation as the channel knows it while it is in use: its owner and its one socket.</summary>
-internal sealed class DirectLineConversation(string id, string userId)
+/// <summary>A Direct Line conversation as the channel knows it while it is in use: its owner, and the order in which its
+/// activities reach its clients, with its one socket.</summary>
+internal sealed class DirectLineConversation(string id, string userId, ConversationDelivery delivery)
 {
     public string Id { get; } = id;
 
     public string UserId { get; } = userId;
 
+    public ConversationDelivery Delivery { get; } = delivery;
+
     /// <summary>The conversation's stream; a newer one replaces it (the older is closed with <c>collision</c>).</summary>
-    public StreamConnection? Stream { get; set; }
+    public StreamConnection? Stream => Delivery.Stream;
 }
 
 /// <summary>
 /// The Direct Line channel adapter: conversations, their sockets, and turns. Every activity of a conversation goes
 /// into the transcript first (its sequence number is the watermark and its id <c>{conversationId}|{seq:D7}</c>), then
 /// to the conversation's socket; a socket that connects is first replayed what it missed from the transcript, so
-/// REST polling, WebSocket push and reconnects all read one ordered, durable list. Turns run through the same
+/// REST polling, WebSocket push and reconnects all read one ordered, durable list, in the order
+/// <see cref="ConversationDelivery"/> keeps (the transcript's numbering, whatever order the writes land in). Turns run through the same
 /// <see cref="BotPipeline"/> as every channel; since this adapter has to store activities to number them, it marks the
 /// turn so the transcript middleware does not store them again.
 /// </summary>
@@ -64,8 +68,10 @@ internal sealed partial class DirectLineChannel(
             return null;
         }
 
-        return Remember(new DirectLineConversation(stored.Id, stored.UserId));
+        return Remember(New(stored.Id, stored.UserId));
     }
+
+    private DirectLineConversation New(string id, string userId) => new(id, userId, new ConversationDelivery(id, transcript, time, log));
 
     /// <summary>Starts a conversation: stores it, then runs the bot's <c>conversationUpdate</c> turn in the background.
     /// Returns false if it exists already.</summary>
@@ -76,7 +82,7 @@ internal sealed partial class DirectLineChannel(
             return false;
         }
 
-        var conversation = Remember(new DirectLineConversation(id, userId));
+        var conversation = Remember(New(id, userId));
         Started(log, id);
         var update = new Activity
         {
@@ -121,15 +127,15 @@ internal sealed partial class DirectLineChannel(
         };
 
         // The activity gets its number and id at once; the turn runs while it is being committed, and the POST is
-        // answered (and the echo pushed) only once it is on the disk. Replies are numbered after it, so they can
-        // never be committed, or reach the socket, before it.
+        // answered only once it is on the disk (the echo goes then too, or earlier with a crisis reply). Replies are
+        // numbered after it, so they can never reach a client before it (ConversationDelivery).
+        conversation = Current(conversation);
         var id = string.Empty;
         Task<IReadOnlyList<TranscriptPosition>>? stored = null;
-        long seq = 0;
         if (stamped.Type != ActivityTypes.Typing) // typing is WebSocket-only and not part of the transcript
         {
-            var write = await transcript.BeginAppendAsync([ToAppend(conversation, stamped, TranscriptRoles.Visitor)], cancellationToken);
-            (seq, id, _) = write.Reserved[0];
+            var write = await conversation.Delivery.AppendAsync([ToAppend(conversation, stamped, TranscriptRoles.Visitor)], urgent: false, cancellationToken);
+            id = write.Reserved[0].ActivityId;
             stamped = stamped with { Id = id };
             stored = write.Completion;
         }
@@ -138,7 +144,6 @@ internal sealed partial class DirectLineChannel(
         if (stored is not null)
         {
             await stored;
-            await PushAsync(conversation, [new Pushed(seq, stamped.Type, Serialize(stamped))]);
         }
 
         await turn;
@@ -181,10 +186,13 @@ internal sealed partial class DirectLineChannel(
         return ids[0];
     }
 
-    /// <summary>Sends the bot's (or staff's, by <paramref name="role"/>) replies: stored (numbered) in one group commit, then pushed; typing is pushed only.</summary>
-    /// <param name="urgent">A reply of an escalated (crisis) turn: pushed after at most the wait budget even if its write has
-    /// not landed. Every other reply is pushed only once committed, so the stream's watermarks never run ahead of the
-    /// transcript (a reconnect after a watermark can then never skip an earlier activity still being written).</param>
+    /// <summary>Sends the bot's (or staff's, by <paramref name="role"/>) replies: stored (numbered) in one group commit and
+    /// sent to the conversation's clients in their place in its order; typing goes to the socket only, at once.</summary>
+    /// <param name="urgent">A reply of an escalated (crisis) turn: it goes to the client at once, with everything numbered
+    /// before it, without waiting for any commit (its write goes on, and the turn waits for it at most 300 ms after
+    /// the reply has gone; decision 0016). Every other reply goes once committed and after everything before it, so
+    /// the stream's watermarks never run ahead of the transcript (a reconnect after a watermark can then never skip an
+    /// earlier activity still being written).</param>
     /// <param name="transcriptText">For a single reply: the text the transcript records, if not the activity's.</param>
     private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, string role,
         string? transcriptText, bool urgent, CancellationToken cancellationToken)
@@ -199,41 +207,48 @@ internal sealed partial class DirectLineChannel(
             ServiceUrl = null,
         }).ToArray();
 
+        conversation = Current(conversation);
         var ids = new string?[stamped.Length];
-        var seqs = new long[stamped.Length]; // 0: typing, pushed but not stored
+        foreach (var typing in stamped.Where(a => a.Type == ActivityTypes.Typing))
+        {
+            conversation.Stream?.SendTyping(Serialize(typing));
+        }
+
         var stored = Enumerable.Range(0, stamped.Length).Where(i => stamped[i].Type != ActivityTypes.Typing).ToArray();
         if (stored.Length > 0)
         {
-            // Pushed once committed; a crisis reply after at most the budget if the database is slow or locked: it must
-            // reach the visitor now; it keeps its number, and its write goes on (a reload shows it once it has landed).
-            var write = await transcript.BeginAppendAsync(
+            var write = await conversation.Delivery.AppendAsync(
                 stored.Select(i => ToAppend(conversation, stamped[i], role) is var append && transcriptText is not null ? append with { Text = transcriptText } : append)
-                    .ToArray(), lifetime.ApplicationStopping);
-            var positions = write.Reserved;
-            if (!urgent || await Task.WhenAny(write.Completion, Task.Delay(TranscriptMiddleware.WaitBudget, lifetime.ApplicationStopping)) == write.Completion)
+                    .ToArray(), urgent, lifetime.ApplicationStopping);
+            for (var k = 0; k < stored.Length; k++)
             {
-                positions = await write.Completion;
+                ids[stored[k]] = write.Reserved[k].ActivityId;
             }
-            else
+
+            if (!urgent)
             {
+                await write.Completion;
+            }
+            else if (await Task.WhenAny(write.Completion, Task.Delay(UrgentWriteWait, time, lifetime.ApplicationStopping)) != write.Completion)
+            {
+                // Already on its way to the visitor; the turn goes on, and a slow or failed write is only reported
+                // (a reload shows the reply once it has landed).
                 SlowStore(log, conversation.Id, stored.Length);
                 _ = write.Completion.ContinueWith(t => TurnFailed(log, conversation.Id, "reply store", t.Exception!.InnerException!.GetType().Name),
                     CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
-
-            for (var k = 0; k < stored.Length; k++)
+            else if (write.Completion.IsFaulted)
             {
-                var i = stored[k];
-                ids[i] = positions[k].ActivityId;
-                seqs[i] = positions[k].Seq;
-                stamped[i] = stamped[i] with { Id = positions[k].ActivityId };
+                TurnFailed(log, conversation.Id, "reply store", write.Completion.Exception!.InnerException!.GetType().Name);
             }
         }
 
-        var pushed = stamped.Select((a, i) => new Pushed(seqs[i], a.Type, Serialize(a))).ToArray();
-        await PushAsync(conversation, pushed);
         return ids;
     }
+
+    /// <summary>How long the rest of a crisis turn waits for its reply's write, once the reply has gone to the visitor
+    /// (so that in normal operation the POST is answered with the turn on the disk, as for any other turn).</summary>
+    private static readonly TimeSpan UrgentWriteWait = TimeSpan.FromMilliseconds(300);
 
     private TranscriptAppend ToAppend(DirectLineConversation conversation, Activity activity, string role) => new(
         conversation.Id, ChannelId, role, activity.Type, activity.Id, activity.Text,
@@ -241,24 +256,15 @@ internal sealed partial class DirectLineChannel(
 
     public static string Serialize(Activity activity) => JsonSerializer.Serialize(activity, ProtocolJsonContext.Default.Activity);
 
-    /// <summary>Pushes freshly stored activities to the conversation's socket, if it has one.</summary>
-    private static async Task PushAsync(DirectLineConversation conversation, IReadOnlyList<Pushed> activities)
-    {
-        if (conversation.Stream is { } stream)
-        {
-            await stream.PushAsync(activities);
-        }
-    }
-
     /// <summary>Activities for a client: everything but <c>conversationUpdate</c>, which Direct Line never shows clients.</summary>
     public static bool VisibleToClient(string type) => type != ActivityTypes.ConversationUpdate;
 
-    /// <summary>Activities after a watermark for the polling GET, as <c>{"activities":[...],"watermark":"N"}</c>.</summary>
-    public async Task<string> ActivitySetAfterAsync(string conversationId, long watermark, CancellationToken cancellationToken)
+    /// <summary>Activities after a watermark for the polling GET, as <c>{"activities":[...],"watermark":"N"}</c>: the same
+    /// order and the same activities as the socket gets.</summary>
+    public async Task<string> ActivitySetAfterAsync(DirectLineConversation conversation, long watermark, CancellationToken cancellationToken)
     {
-        var entries = await transcript.ReadAfterAsync(conversationId, watermark, 500, cancellationToken);
-        var last = entries.Count > 0 ? entries[^1].Seq : watermark;
-        return ActivitySet(entries.Where(e => VisibleToClient(e.Type) && e.ActivityJson is not null).Select(e => e.ActivityJson!), last);
+        var page = await conversation.Delivery.ReadAfterAsync(watermark, 500, cancellationToken);
+        return ActivitySet(page.Activities.Where(a => VisibleToClient(a.Type)).Select(a => a.Json), page.Watermark);
     }
 
     public static string ActivitySet(IEnumerable<string> activityJson, long? watermark)
@@ -285,13 +291,12 @@ internal sealed partial class DirectLineChannel(
         return sb.Append('}').ToString();
     }
 
-    /// <summary>Serves a conversation's WebSocket until it closes: replay after the watermark, then live pushes and keep-alives.</summary>
+    /// <summary>Serves a conversation's WebSocket until it closes: replay after the watermark, then live activities and keep-alives.</summary>
     public async Task RunStreamAsync(DirectLineConversation conversation, WebSocket socket, long watermark, CancellationToken requestAborted)
     {
-        var stream = new StreamConnection(socket, conversation.Id, transcript, watermark, time);
-        var previous = conversation.Stream;
-        conversation.Stream = stream;
-        Remember(conversation);
+        conversation = Remember(conversation);
+        var stream = new StreamConnection(socket, conversation.Delivery, watermark, time);
+        var previous = conversation.Delivery.Attach(stream);
         if (previous is not null)
         {
             Collision(log, conversation.Id);
@@ -299,26 +304,33 @@ internal sealed partial class DirectLineChannel(
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
+        var receiving = stream.ReceiveUntilClosedAsync(stop.Token);
+        var sending = stream.SendUntilClosedAsync(_options.KeepAliveInterval, stop.Token);
         try
         {
-            await stream.ReplayAsync(stop.Token);
-            await Task.WhenAny(stream.ReceiveUntilClosedAsync(stop.Token), stream.KeepAliveAsync(_options.KeepAliveInterval, stop.Token));
+            var first = await Task.WhenAny(sending, receiving);
+            await first; // a socket error ends the stream
+            if (first == sending)
+            {
+                await receiving.WaitAsync(TimeSpan.FromSeconds(2), time); // closed by us (a newer socket): the client's close reply
+            }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or TimeoutException or System.Data.Common.DbException)
         {
-            StreamEnded(log, conversation.Id, e.GetType().Name);
+            StreamEnded(log, conversation.Id, e.GetType().Name); // the client reconnects after its watermark
         }
         finally
         {
-            await stop.CancelAsync(); // ends the keep-alive loop with the socket
-            if (ReferenceEquals(conversation.Stream, stream))
-            {
-                conversation.Stream = null;
-            }
-
+            await stop.CancelAsync(); // ends both loops
+            conversation.Delivery.Detach(stream);
+            await Task.WhenAll(sending, receiving).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             await stream.CloseAsync(WebSocketCloseStatus.NormalClosure, "closed");
         }
     }
+
+    /// <summary>The instance the channel holds for this conversation (the one a new socket attaches to), keeping this one
+    /// if it was forgotten meanwhile; so a long turn's replies never go to a forgotten instance's (absent) socket.</summary>
+    private DirectLineConversation Current(DirectLineConversation conversation) => _conversations.GetOrAdd(conversation.Id, conversation);
 
     private DirectLineConversation Remember(DirectLineConversation conversation)
     {
@@ -326,7 +338,7 @@ internal sealed partial class DirectLineChannel(
         {
             foreach (var (key, value) in _conversations)
             {
-                if (value.Stream is null)
+                if (value.Delivery.IsIdle) // no socket, nothing being written or sent
                 {
                     _conversations.TryRemove(key, out _);
                 }
@@ -342,7 +354,7 @@ internal sealed partial class DirectLineChannel(
     [LoggerMessage(8002, LogLevel.Error, "Direct Line turn of {ConversationId} ({Type}) failed: {Error}")]
     private static partial void TurnFailed(ILogger logger, string conversationId, string type, string error);
 
-    [LoggerMessage(8005, LogLevel.Warning, "Direct Line: {Count} replies of {ConversationId} pushed before their transcript write landed (slow database)")]
+    [LoggerMessage(8005, LogLevel.Warning, "Direct Line: {Count} crisis replies of {ConversationId} sent, their transcript write not landed after 300 ms (slow database)")]
     private static partial void SlowStore(ILogger logger, string conversationId, int count);
 
     [LoggerMessage(8003, LogLevel.Information, "Direct Line stream of {ConversationId} replaced by a newer one (closed with collision)")]
@@ -352,128 +364,132 @@ internal sealed partial class DirectLineChannel(
     private static partial void StreamEnded(ILogger logger, string conversationId, string reason);
 }
 
-/// <summary>An activity on its way to a socket: its watermark (0 for typing, which is not stored) and its JSON.</summary>
-internal readonly record struct Pushed(long Seq, string Type, string Json);
-
 /// <summary>
-/// One conversation's WebSocket. Sends are serialised by a lock and tracked by the last watermark sent, so the replay
-/// on connect and the live pushes that race with it never duplicate or reorder: a push that would leave a gap (an
-/// activity committed but not yet pushed) is filled from the transcript first.
+/// One conversation's WebSocket. One loop sends everything (the replay after the client's watermark, then each activity
+/// once it may go, typing, keep-alives and the close), so frames can neither race nor overtake each other: it reads
+/// the activities after the last one it sent from the conversation's <see cref="ConversationDelivery"/>, which gives
+/// them in the transcript's order, and sends each in a frame of its own whose watermark is its number. One activity
+/// per frame because botframework-directlinejs (and Web Chat with it) emits a frame's activities one timer tick at a
+/// time and interleaves a frame that arrives meanwhile with them.
 /// </summary>
-internal sealed class StreamConnection(WebSocket socket, string conversationId, TranscriptStore transcript, long watermark, TimeProvider time)
+internal sealed class StreamConnection(WebSocket socket, ConversationDelivery delivery, long watermark, TimeProvider time)
 {
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _typing = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _wake = new();
     private long _sent = watermark;
-    private readonly HashSet<long> _holes = []; // numbers passed over when a reply went ahead of a slow commit
-    private DateTimeOffset _lastSend = DateTimeOffset.MinValue;
-    private int _closed;
+    private DateTimeOffset _lastSend = time.GetUtcNow();
+    private CloseRequest? _close;
+    private int _closing;
 
-    public async Task ReplayAsync(CancellationToken cancellationToken)
+    /// <summary>The watermark of the last activity sent (or passed over).</summary>
+    public long Sent => Volatile.Read(ref _sent);
+
+    /// <summary>Something may be ready to send.</summary>
+    public void Wake() => Volatile.Read(ref _wake).TrySetResult();
+
+    /// <summary>A typing indicator: not part of the transcript, sent as soon as the loop gets to it.</summary>
+    public void SendTyping(string json)
     {
-        await _lock.WaitAsync(cancellationToken);
-        try
+        if (_typing.Count < 100)
         {
-            await CatchUpAsync(cancellationToken);
-        }
-        finally
-        {
-            _lock.Release();
+            _typing.Enqueue(json);
+            Wake();
         }
     }
 
-    public async Task PushAsync(IReadOnlyList<Pushed> activities)
+    /// <summary>The send loop: until the socket fails, <paramref name="cancellationToken"/> fires, or a close is asked for.</summary>
+    public async Task SendUntilClosedAsync(TimeSpan keepAliveInterval, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _closed) != 0)
-        {
-            return;
-        }
-
-        using var timeout = new CancellationTokenSource(SendTimeout);
         try
         {
-            await _lock.WaitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            return; // a stuck socket; the client catches up from the transcript when it reconnects
-        }
-
-        try
-        {
-            var typing = activities.Where(a => a.Seq == 0).ToArray();
-            var late = activities.Where(a => a.Seq > 0 && a.Seq <= _sent && _holes.Remove(a.Seq)).ToArray();
-            if (late.Length > 0)
+            while (true)
             {
-                // Landed after a later activity was pushed: send it now; the watermark never goes back.
-                await SendAsync(DirectLineChannel.ActivitySet(late.Where(a => DirectLineChannel.VisibleToClient(a.Type)).Select(a => a.Json), _sent), timeout.Token);
-            }
-
-            var stored = activities.Where(a => a.Seq > _sent).ToArray();
-            if (stored.Length > 0)
-            {
-                if (stored[0].Seq != _sent + 1 || stored.Zip(stored.Skip(1)).Any(p => p.Second.Seq != p.First.Seq + 1))
+                // A fresh signal before looking, so a wake while this pass reads or sends is never missed. Its
+                // continuation (the next pass) runs on the thread that wakes it, as a push did: no extra hop through
+                // the thread pool between a commit landing and its frame going out. Nobody wakes it holding a lock.
+                var woken = new TaskCompletionSource();
+                Volatile.Write(ref _wake, woken);
+                if (Volatile.Read(ref _close) is { } close)
                 {
-                    await CatchUpAsync(timeout.Token); // something committed in between was not pushed yet: read it all in order
-                    stored = stored.Where(a => a.Seq > _sent).ToArray(); // pushed ahead of a slow commit: not in the database yet
-                }
-
-                if (stored.Length > 0)
-                {
-                    for (var seq = _sent + 1; seq < stored[^1].Seq && _holes.Count < 1000; seq++)
+                    if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                     {
-                        if (!stored.Any(a => a.Seq == seq))
-                        {
-                            _holes.Add(seq);
-                        }
+                        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                        await socket.CloseOutputAsync(close.Status, close.Reason, timeout.Token);
                     }
 
-                    await SendAsync(DirectLineChannel.ActivitySet(
-                        stored.Where(a => DirectLineChannel.VisibleToClient(a.Type)).Select(a => a.Json), stored[^1].Seq), timeout.Token);
-                    _sent = stored[^1].Seq;
+                    return;
+                }
+
+                while (_typing.TryDequeue(out var typing))
+                {
+                    await SendAsync(DirectLineChannel.ActivitySet([typing], null), cancellationToken);
+                }
+
+                DeliveryPage page;
+                do
+                {
+                    page = await delivery.ReadAfterAsync(_sent, 200, cancellationToken);
+                    foreach (var activity in page.Activities.Where(a => DirectLineChannel.VisibleToClient(a.Type)))
+                    {
+                        await SendAsync(DirectLineChannel.ActivitySet([activity.Json], activity.Seq), cancellationToken);
+                        Volatile.Write(ref _sent, activity.Seq);
+                    }
+
+                    Volatile.Write(ref _sent, page.Watermark);
+                    delivery.Prune();
+                }
+                while (page.More && Volatile.Read(ref _close) is null);
+
+                var now = time.GetUtcNow();
+                var idle = now - _lastSend;
+                if (idle >= keepAliveInterval)
+                {
+                    await SendAsync(string.Empty, cancellationToken); // as Direct Line does on an idle socket
+                    idle = TimeSpan.Zero;
+                }
+
+                var wait = keepAliveInterval - idle;
+                if (delivery.NextHoldDeadline() is { } held && held - now < wait)
+                {
+                    wait = held - now + TimeSpan.FromMilliseconds(1);
+                }
+
+                if (wait > TimeSpan.Zero)
+                {
+                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    var delay = Task.Delay(wait, time, timer.Token);
+                    await Task.WhenAny(woken.Task, delay);
+                    await timer.CancelAsync();
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
             }
-
-            if (typing.Length > 0)
-            {
-                await SendAsync(DirectLineChannel.ActivitySet(typing.Select(a => a.Json), null), timeout.Token);
-            }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
         {
-            // The client is gone or stuck; it catches up from the transcript when it reconnects.
-            Interlocked.Exchange(ref _closed, 1);
-            socket.Abort();
+            socket.Abort(); // the client is gone or stuck; it catches up after its watermark when it reconnects
+            throw;
         }
         finally
         {
-            _lock.Release();
-        }
-    }
-
-    private async Task CatchUpAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var entries = await transcript.ReadAfterAsync(conversationId, _sent, 200, cancellationToken);
-            if (entries.Count == 0)
-            {
-                return;
-            }
-
-            var visible = entries.Where(e => DirectLineChannel.VisibleToClient(e.Type) && e.ActivityJson is not null).Select(e => e.ActivityJson!).ToArray();
-            if (visible.Length > 0)
-            {
-                await SendAsync(DirectLineChannel.ActivitySet(visible, entries[^1].Seq), cancellationToken);
-            }
-
-            _sent = entries[^1].Seq;
+            _stopped.TrySetResult();
         }
     }
 
     private async Task SendAsync(string frame, CancellationToken cancellationToken)
     {
-        await socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(SendTimeout);
+        try
+        {
+            await socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException("The client did not take a frame within the send timeout.");
+        }
+
         _lastSend = time.GetUtcNow();
     }
 
@@ -491,56 +507,34 @@ internal sealed class StreamConnection(WebSocket socket, string conversationId, 
         }
     }
 
-    /// <summary>Sends an empty message whenever nothing else was sent for a while, as Direct Line does.</summary>
-    public async Task KeepAliveAsync(TimeSpan interval, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(interval, time);
-        while (await timer.WaitForNextTickAsync(cancellationToken))
-        {
-            if (time.GetUtcNow() - _lastSend < interval)
-            {
-                continue;
-            }
-
-            await _lock.WaitAsync(cancellationToken);
-            try
-            {
-                await SendAsync(string.Empty, cancellationToken);
-            }
-            finally
-            {
-                _lock.Release();
-            }
-        }
-    }
-
-    /// <summary>Closes with a reason (<c>collision</c> when a newer socket took over); aborts if that cannot be sent.</summary>
+    /// <summary>Closes with a reason (<c>collision</c> when a newer socket took over), through the send loop so the
+    /// close never goes out in the middle of a frame; aborts if that cannot be done within 2 s.</summary>
     public async Task CloseAsync(WebSocketCloseStatus status, string reason)
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
         {
             return;
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        Volatile.Write(ref _close, new CloseRequest(status, reason));
+        Wake();
         try
         {
-            await _lock.WaitAsync(timeout.Token); // a close is a send: never at the same time as a push
-            try
+            if (!_stopped.Task.IsCompleted)
             {
-                if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-                {
-                    await socket.CloseOutputAsync(status, reason, timeout.Token);
-                }
+                await _stopped.Task.WaitAsync(TimeSpan.FromSeconds(2), time);
             }
-            finally
+            else if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                _lock.Release();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await socket.CloseOutputAsync(status, reason, timeout.Token); // the loop has ended: nothing else sends
             }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException or TimeoutException)
         {
             socket.Abort();
         }
     }
+
+    private sealed record CloseRequest(WebSocketCloseStatus Status, string Reason);
 }

@@ -283,9 +283,10 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         var dispatcher = (BotService.Storage.Escalations.EscalationDispatcher)service.Services.GetService(typeof(BotService.Storage.Escalations.EscalationDispatcher))!;
         using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
-            // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms).
+            // The reply may reach the socket before its write lands (a turn waits for the transcript at most 300 ms);
+            // two bot rows: the welcome and the crisis reply.
             while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE \"ConversationId\" = '{conversation}'") == 0
-                   || Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Role\" = 'bot'") == 0)
+                   || Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Role\" = 'bot' AND \"Seq\" IS NOT NULL") < 2)
             {
                 await Task.Delay(20, wait.Token);
             }
@@ -298,7 +299,7 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     }
 
     [Fact]
-    public async Task Emergency_WhileTheDatabaseIsLocked_CrisisReplyReachesTheSocketWithinASecond_AndEverythingLandsAfter()
+    public async Task Emergency_WhileTheDatabaseIsLocked_CrisisReplyReachesTheSocketWithinASecond_InOrder_AndEverythingLandsAfter()
     {
         // Arrange: a connected socket, then another process holding the database locked.
         var (token, conversation, _) = await service.StartConversationAsync();
@@ -306,49 +307,36 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         await socket.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
         var locker = await Faults.LockDatabaseAsync(service.DataPath);
 
-        // Act
+        // Act: neither the visitor's message nor the reply can be committed while the lock is held.
         var started = System.Diagnostics.Stopwatch.StartNew();
         var post = SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("I want to end my life", "locked-1"));
-        var frames = new List<JsonElement>();
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
-        {
-            while (!frames.Any(IsReplyToTheVisitor))
-            {
-                var frame = await ReceiveTextAsync(socket, deadline.Token);
-                if (frame.Length > 0)
-                {
-                    frames.AddRange(JsonDocument.Parse(frame).RootElement.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
-                }
-            }
-        }
-
+        var frames = await DirectLineOrderingTests.ReadFramesUntilAsync(socket, activities => activities.Any(IsReplyToTheVisitor), seconds: 5);
         var crisisAfter = started.Elapsed;
         locker.Dispose();
         var response = await post;
         var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-        using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
         {
-            while (!frames.Any(a => a.TryGetProperty("id", out var i) && i.GetString() == id)) // the echo, once its write has landed (typing has no id)
+            while (Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Seq\" IS NOT NULL AND \"Type\" = 'message'") < 3)
             {
-                var frame = await ReceiveTextAsync(socket, deadline.Token);
-                if (frame.Length > 0)
-                {
-                    frames.AddRange(JsonDocument.Parse(frame).RootElement.GetProperty("activities").EnumerateArray().Select(a => a.Clone()));
-                }
+                await Task.Delay(20, wait.Token); // the welcome, the visitor's message and the crisis reply
             }
         }
 
-        // Assert
+        // Assert: the crisis reply in time, after the visitor's own message (its echo went out with it, ahead of its
+        // commit, in order), one activity per frame; and once the lock is gone the transcript holds what was sent.
         Assert.True(crisisAfter < TimeSpan.FromSeconds(1), $"the crisis reply took {crisisAfter.TotalMilliseconds:F0} ms");
-        var reply = frames.First(IsReplyToTheVisitor);
-        Assert.StartsWith("If you are in immediate danger, call 911", reply.GetProperty("text").GetString(), StringComparison.Ordinal);
+        var sent = frames.SelectMany(f => f.Activities).ToArray();
+        Assert.All(frames, f => Assert.Single(f.Activities));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(id, reply.GetProperty("replyToId").GetString());
-        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (Scalar($"SELECT COUNT(*) FROM messages WHERE \"ConversationId\" = '{conversation}' AND \"Seq\" IS NOT NULL AND \"Type\" = 'message'") < 2)
-        {
-            await Task.Delay(20, wait.Token);
-        }
+        Assert.Equal([$"{conversation}|0000002", $"{conversation}|0000003", $"{conversation}|0000004"], sent.Select(a => a.Id)); // the welcome replayed first
+        Assert.Equal(id, sent[1].Id);
+        Assert.Equal(id, sent[2].ReplyToId);
+        Assert.StartsWith("If you are in immediate danger, call 911", sent[2].Text, StringComparison.Ordinal);
+        var all = await (await SendAsync(HttpMethod.Get, $"{Base}/conversations/{conversation}/activities?watermark=", token)).Content.ReadFromJsonAsync<JsonElement>();
+        var stored = all.GetProperty("activities").EnumerateArray().Select(a => a.GetProperty("id").GetString()).ToArray();
+        frames.AddRange(await DirectLineOrderingTests.ReadFramesUntilAsync(socket, more => sent.Length + more.Count >= stored.Length)); // e.g. "staff will be told"
+        Assert.Equal(stored, frames.SelectMany(f => f.Activities).Select(a => a.Id));
     }
 
     [Fact]
@@ -376,9 +364,8 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     }
 
     /// <summary>A bot reply to something the visitor sent (the socket also replays the welcome, a reply to the join).</summary>
-    private static bool IsReplyToTheVisitor(JsonElement activity) =>
-        activity.GetProperty("type").GetString() == "message" && activity.TryGetProperty("replyToId", out _)
-        && activity.TryGetProperty("text", out var text) && text.GetString() != BotService.Bot.Replies.WelcomeText;
+    private static bool IsReplyToTheVisitor(DirectLineOrderingTests.Sent activity) =>
+        activity.Type == "message" && activity.ReplyToId is not null && activity.Text != BotService.Bot.Replies.WelcomeText;
 
     [Fact]
     public async Task Typing_FromTheClient_IsNeitherStoredNorEchoed()

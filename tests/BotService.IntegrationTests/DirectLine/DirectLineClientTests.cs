@@ -14,6 +14,10 @@ public sealed class DirectLineClientTests(DirectLineFixture service) : IClassFix
     public Task DirectLineJs_WebSocket_StartPostReceive() => RunNodeAsync("websocket start post receive");
 
     [Fact]
+    public Task DirectLineJs_MessagePostedTheInstantTheConversationStarts_ArrivesInWatermarkOrder() =>
+        RunNodeAsync("a message posted the instant the conversation starts arrives in watermark order, 300 times");
+
+    [Fact]
     public Task DirectLineJs_Polling_StartPostReceive() => RunNodeAsync("polling start post receive");
 
     [Fact]
