@@ -64,6 +64,9 @@ public sealed class AskApiTests(ServiceFixture service) : IClassFixture<ServiceF
         // Found by the fuzz run (was 500): unpaired surrogate escapes are valid JSON but not a string .NET can hold.
         { "application/json", "{\"text\": \"price \\ud800\"}", HttpStatusCode.BadRequest, "not valid Unicode" },
         { "application/json", "{\"text\": \"price\", \"conversationId\": \"\\udfff\"}", HttpStatusCode.BadRequest, "not valid Unicode" },
+        // The conversation id goes into logs and database keys: no text (spaces), no NUL (PostgreSQL refuses it).
+        { "application/json", "{\"text\": \"price\", \"conversationId\": \"I want to end my life\"}", HttpStatusCode.BadRequest, "without spaces" },
+        { "application/json", "{\"text\": \"price\", \"conversationId\": \"conv\\u0000\"}", HttpStatusCode.BadRequest, "without spaces" },
     };
 
     [Theory]

@@ -61,6 +61,54 @@ public sealed class MessagesApiTests(ServiceFixture service) : IClassFixture<Ser
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
+    [Theory]
+    [InlineData("channelId", "I want to end my life")] // ids go to logs and metric labels: text must not
+    [InlineData("channelId", "emulator\u0000")]
+    [InlineData("conversation", "conv with spaces")]
+    [InlineData("conversation", "conv-\u0000")] // PostgreSQL refuses a NUL in a key
+    [InlineData("from", "user\u00e9")]
+    public async Task Messages_MalformedId_Gets400NamingTheField(string field, string value)
+    {
+        var activity = JsonSerializer.SerializeToNode(Message("how much is an infusion", "m-bad-id"))!.AsObject();
+        if (field == "channelId")
+        {
+            activity["channelId"] = value;
+        }
+        else
+        {
+            activity[field]!["id"] = value;
+        }
+
+        var response = await service.Http.PostAsJsonAsync("/api/messages", activity);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains(field, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Messages_UnknownFieldsNestedDeeperThanRepliesCanCarry_Gets400Not500()
+    {
+        // The conversation's unknown fields are kept and copied into every reply, one array and two objects deeper:
+        // a body the reader took at 60 levels would have failed the writer's 64 on the way out (found by the fuzz run).
+        var activity = JsonSerializer.SerializeToNode(Message("how much is an infusion", "m-deep"))!.AsObject();
+        var nested = new System.Text.Json.Nodes.JsonObject();
+        var inner = nested;
+        for (var i = 0; i < 60; i++)
+        {
+            var next = new System.Text.Json.Nodes.JsonObject();
+            inner["x"] = next;
+            inner = next;
+        }
+
+        activity["conversation"]!["extra"] = nested;
+
+        var response = await service.Http.PostAsync("/api/messages",
+            new StringContent(activity.ToJsonString(new JsonSerializerOptions { MaxDepth = 128 }), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
     [Fact]
     public async Task Messages_AuthorizationHeaderThatCannotBeValidated_Gets401AndNothingIsProcessed()
     {

@@ -230,13 +230,25 @@ public sealed record ConversationReference
     public Dictionary<string, JsonElement>? Extra { get; set; }
 }
 
-/// <summary>Source-generated JSON for the wire types: camelCase, nulls omitted, names read case-insensitively.</summary>
 /// <summary>The body of an <c>expectReplies</c> response: the replies the bot sent during the turn, in order.</summary>
 public sealed record ExpectedReplies(IReadOnlyList<Activity> Activities);
 
+/// <summary>Source-generated JSON for the wire types: camelCase, nulls omitted, names read case-insensitively.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Activity))]
 [JsonSerializable(typeof(IReadOnlyList<Activity>))]
 [JsonSerializable(typeof(ExpectedReplies))]
 [JsonSerializable(typeof(ConversationReference))]
-public sealed partial class ProtocolJsonContext : JsonSerializerContext;
+public sealed partial class ProtocolJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// For reading what comes from outside: the same contract, at most 32 levels deep. Unknown fields are kept and
+    /// written back (a reply copies the conversation, a Direct Line frame wraps the activity), which adds a few
+    /// levels; within 32 on the way in, the writer's 64 always holds on the way out.
+    /// </summary>
+    public static ProtocolJsonContext Inbound { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        MaxDepth = 32,
+    });
+}

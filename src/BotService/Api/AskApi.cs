@@ -217,9 +217,9 @@ internal static partial class AskApi
         if (root.TryGetProperty("conversationId", out var conversationElement) && conversationElement.ValueKind != JsonValueKind.Null)
         {
             conversationId = conversationElement.ValueKind == JsonValueKind.String ? conversationElement.GetString() : null;
-            if (string.IsNullOrWhiteSpace(conversationId) || conversationId.Length > 200)
+            if (string.IsNullOrWhiteSpace(conversationId) || conversationId.Length > 200 || !ActivityIds.IsId(conversationId))
             {
-                errors["conversationId"] = ["\"conversationId\" must be a non-empty string of at most 200 characters."];
+                errors["conversationId"] = ["\"conversationId\" must be 1 to 200 printable ASCII characters without spaces."];
             }
         }
 

@@ -142,7 +142,7 @@ internal static partial class MessagesApi
         Activity? activity;
         try
         {
-            activity = await JsonSerializer.DeserializeAsync(http.Request.Body, ProtocolJsonContext.Default.Activity, cancellationToken);
+            activity = await JsonSerializer.DeserializeAsync(http.Request.Body, ProtocolJsonContext.Inbound.Activity, cancellationToken);
         }
         catch (JsonException)
         {
@@ -157,6 +157,12 @@ internal static partial class MessagesApi
         {
             return (null, TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The body is not an Activity.",
                 detail: "Send a Bot Framework Activity as JSON, with at least a \"type\"."));
+        }
+
+        if (ActivityIds.FirstMalformed(activity) is { } field)
+        {
+            return (null, TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "The activity has a malformed id.",
+                detail: $"\"{field}\" must be printable ASCII without spaces (a channel id: letters, digits, '.', '_', '-')."));
         }
 
         return (activity, null);
