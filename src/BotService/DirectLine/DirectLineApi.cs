@@ -183,7 +183,7 @@ internal static partial class DirectLineApi
         Activity? activity;
         try
         {
-            activity = buffer.Length == 0 ? null : JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Default.Activity);
+            activity = buffer.Length == 0 ? null : JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Inbound.Activity);
         }
         catch (JsonException)
         {
@@ -193,6 +193,12 @@ internal static partial class DirectLineApi
         if (activity is null || string.IsNullOrWhiteSpace(activity.Type))
         {
             return Error(StatusCodes.Status400BadRequest, "BadArgument", "The body must be an Activity as JSON, with at least a \"type\".");
+        }
+
+        if (!ActivityIds.IsType(activity.Type))
+        {
+            // It is stored and replayed: letters, digits, '.', '_', '-' only (PostgreSQL refuses a NUL in it).
+            return Error(StatusCodes.Status400BadRequest, "BadArgument", "The activity's \"type\" must be letters, digits, '.', '_' or '-'.");
         }
 
         if (activity.Type == ActivityTypes.ConversationUpdate)

@@ -142,6 +142,8 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     [InlineData("", HttpStatusCode.BadRequest)]
     [InlineData("{\"type\": \"conversationUpdate\"}", HttpStatusCode.BadRequest)]
     [InlineData("{\"type\": 5}", HttpStatusCode.BadRequest)]
+    [InlineData("{\"type\": \"message\\u0000\", \"text\": \"hi\"}", HttpStatusCode.BadRequest)] // stored: PostgreSQL refuses a NUL (fuzz run)
+    [InlineData("{\"type\": \"how much is it\", \"text\": \"hi\"}", HttpStatusCode.BadRequest)]
     public async Task PostActivity_MalformedBody_Gets4xxProblem(string body, HttpStatusCode expected)
     {
         var (token, conversation, _) = await service.StartConversationAsync();
