@@ -46,8 +46,9 @@ public static class TranscriptRoles
 /// <summary>One activity to add to a conversation's transcript.</summary>
 /// <param name="ActivityId">The channel's id for it; null lets the store give it <c>{conversationId}|{seq:D7}</c>
 /// (the Direct Line form). An id already stored in the conversation is not stored again (a retry).</param>
-/// <param name="RenderJson">Makes the activity's JSON once its id and sequence number are known (runs on the writer,
-/// so keep it to serialization); null stores no JSON.</param>
+/// <param name="RenderJson">Makes the activity's JSON once its id and sequence number are known (runs once, on the
+/// writer or on the caller's thread through <see cref="TranscriptWrite.ActivityJson"/>, so keep it to serialization);
+/// null stores no JSON.</param>
 /// <param name="UserId">The visitor the conversation belongs to, recorded if the conversation is new.</param>
 public sealed record TranscriptAppend(
     string ConversationId,
@@ -64,7 +65,16 @@ public sealed record TranscriptAppend(
 public readonly record struct TranscriptPosition(long Seq, string ActivityId, bool AlreadyStored);
 
 /// <summary>An append on its way: the numbers and ids it was given, and its completion once it is on the disk.</summary>
-public sealed record TranscriptWrite(IReadOnlyList<TranscriptPosition> Reserved, Task<IReadOnlyList<TranscriptPosition>> Completion);
+public sealed record TranscriptWrite(IReadOnlyList<TranscriptPosition> Reserved, Task<IReadOnlyList<TranscriptPosition>> Completion)
+{
+    internal TranscriptStore.Request? Request { get; init; }
+
+    /// <summary>
+    /// The <paramref name="index"/>th activity's JSON (<see cref="TranscriptAppend.RenderJson"/> with its reserved id and
+    /// number), rendered once whether the caller or the store's writer asks first; null if the append has no JSON.
+    /// </summary>
+    public string? ActivityJson(int index) => Request?.JsonAt(index);
+}
 
 /// <summary>One stored activity, as a channel replays it.</summary>
 public sealed record TranscriptEntry(long Seq, string ActivityId, string Role, string Type, string? ActivityJson);
@@ -244,7 +254,7 @@ public sealed partial class TranscriptStore : BackgroundService
             Enqueue(request); // inside the lock: queue order is number order
         }
 
-        write = new TranscriptWrite(reserved, Completion(request));
+        write = new TranscriptWrite(reserved, Completion(request)) { Request = request };
         return true;
     }
 
@@ -466,7 +476,7 @@ public sealed partial class TranscriptStore : BackgroundService
 
                 // Inserts, or gives its place to a row the escalation dispatcher wrote first (no Seq); a row already in
                 // the transcript under this id is left alone and keeps its position (a retried append).
-                var json = (object?)item.RenderJson?.Invoke(id, seq) ?? DBNull.Value;
+                var json = (object?)request.JsonAt(i) ?? DBNull.Value;
                 if (sql.UpsertActivity.Run(item.ConversationId, id, item.Role, StoredText.Of(item.Text), nowDb, seq, item.Type, json) == 1)
                 {
                     positions[i] = new TranscriptPosition(seq, id, false);
@@ -490,7 +500,7 @@ public sealed partial class TranscriptStore : BackgroundService
         }
     }
 
-    private sealed class Request(IReadOnlyList<TranscriptAppend> items, TranscriptConversation? newConversation)
+    internal sealed class Request(IReadOnlyList<TranscriptAppend> items, TranscriptConversation? newConversation)
     {
         public IReadOnlyList<TranscriptAppend> Items { get; } = items;
 
@@ -501,6 +511,38 @@ public sealed partial class TranscriptStore : BackgroundService
         public TranscriptPosition[]? Reserved { get; set; }
 
         public TranscriptPosition[]? Positions { get; set; }
+
+        // Each item's JSON once rendered: by the writer, or first by the caller (Direct Line sends it before the commit).
+        private string?[]? _json;
+
+        /// <summary>
+        /// The <paramref name="i"/>th item's JSON, rendered at most once in practice (two threads asking at the same
+        /// instant may both render it; they get the same text).
+        /// </summary>
+        public string? JsonAt(int i)
+        {
+            if (Items[i].RenderJson is not { } render)
+            {
+                return null;
+            }
+
+            var slots = Volatile.Read(ref _json);
+            if (slots is null)
+            {
+                Interlocked.CompareExchange(ref _json, new string?[Items.Count], null);
+                slots = _json!;
+            }
+
+            if (Volatile.Read(ref slots[i]) is { } rendered)
+            {
+                return rendered;
+            }
+
+            var (seq, id, _) = Reserved![i];
+            rendered = render(id, seq);
+            Volatile.Write(ref slots[i], rendered);
+            return rendered;
+        }
 
         public bool Created { get; set; }
     }

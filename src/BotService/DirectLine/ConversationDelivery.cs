@@ -112,8 +112,7 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
             var entries = new Entry[write.Reserved.Count];
             for (var i = 0; i < entries.Length; i++)
             {
-                var (seq, id, _) = write.Reserved[i];
-                entries[i] = new Entry(seq, items[i].Type, items[i].RenderJson?.Invoke(id, seq), now);
+                entries[i] = new Entry(write.Reserved[i].Seq, items[i].Type, write.ActivityJson(i), now);
             }
 
             lock (_lock)

@@ -162,28 +162,16 @@ internal static partial class DirectLineApi
             return denied;
         }
 
-        var max = options.Value.MaxActivityBytes;
-        if (http.Request.ContentLength > max)
+        var (body, tooLarge) = await ReadBoundedAsync(http, options.Value.MaxActivityBytes, cancellationToken);
+        if (tooLarge is not null)
         {
-            return TooLarge(max);
-        }
-
-        var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            buffer.Write(chunk, 0, read);
-            if (buffer.Length > max)
-            {
-                return TooLarge(max);
-            }
+            return tooLarge;
         }
 
         Activity? activity;
         try
         {
-            activity = buffer.Length == 0 ? null : JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Inbound.Activity);
+            activity = body.Count == 0 ? null : JsonSerializer.Deserialize(body.AsSpan(), ProtocolJsonContext.Inbound.Activity);
         }
         catch (JsonException)
         {
@@ -383,37 +371,48 @@ internal static partial class DirectLineApi
             return (null, null);
         }
 
-        const int max = 16 * 1024;
-        if (http.Request.ContentLength > max)
+        var (body, tooLarge) = await ReadBoundedAsync(http, 16 * 1024, http.RequestAborted);
+        if (tooLarge is not null)
         {
-            return (null, TooLarge(max));
+            return (null, tooLarge);
         }
 
-        using var limited = new MemoryStream();
-        var chunk = new byte[4096];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
-        {
-            limited.Write(chunk, 0, read);
-            if (limited.Length > max)
-            {
-                return (null, TooLarge(max));
-            }
-        }
-
-        if (limited.Length == 0)
+        if (body.Count == 0)
         {
             return (null, null);
         }
 
         try
         {
-            return (JsonSerializer.Deserialize(limited.GetBuffer().AsSpan(0, (int)limited.Length), type), null);
+            return (JsonSerializer.Deserialize(body.AsSpan(), type), null);
         }
         catch (JsonException)
         {
             return (null, Error(StatusCodes.Status400BadRequest, "BadArgument", "The body is not valid JSON."));
         }
+    }
+
+    /// <summary>The request body in memory, or a 413 problem (Direct Line's <c>MessageSizeTooBig</c>) if it is over <paramref name="max"/> bytes.</summary>
+    private static async Task<(ArraySegment<byte> Body, IResult? TooLarge)> ReadBoundedAsync(HttpContext http, int max, CancellationToken cancellationToken)
+    {
+        if (http.Request.ContentLength > max)
+        {
+            return (default, TooLarge(max));
+        }
+
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > max)
+            {
+                return (default, TooLarge(max));
+            }
+        }
+
+        return (new ArraySegment<byte>(buffer.GetBuffer(), 0, (int)buffer.Length), null);
     }
 
     /// <summary>The WebSocket URL, with a ticket that only opens this conversation's stream and only for a minute.</summary>

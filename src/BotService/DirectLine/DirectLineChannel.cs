@@ -155,7 +155,7 @@ internal sealed partial class DirectLineChannel(
         await Task.Yield(); // let the caller go on to wait for its commit
         TurnContext? turn = null;
         turn = new TurnContext(activity, (replies, ct) =>
-            SendAsync(conversation, replies, TranscriptRoles.Bot, transcriptText: null, urgent: turn!.Safety()?.Escalated == true, ct));
+            SendAsync(conversation, replies, TranscriptRoles.Bot, urgent: turn!.Safety()?.Escalated == true, ct));
         turn.TurnState[TranscriptMiddleware.RecordedByAdapter] = true;
         try
         {
@@ -182,7 +182,7 @@ internal sealed partial class DirectLineChannel(
 
         // The text is the staff member's words only: the sender says a person wrote it (the chat page labels it).
         var reply = new Activity { Type = ActivityTypes.Message, Text = text, TextFormat = "plain", From = staff };
-        var ids = await SendAsync(conversation, [reply], TranscriptRoles.Staff, transcriptText: null, urgent: false, cancellationToken);
+        var ids = await SendAsync(conversation, [reply], TranscriptRoles.Staff, urgent: false, cancellationToken);
         return ids[0];
     }
 
@@ -193,9 +193,8 @@ internal sealed partial class DirectLineChannel(
     /// the reply has gone; decision 0016). Every other reply goes once committed and after everything before it, so
     /// the stream's watermarks never run ahead of the transcript (a reconnect after a watermark can then never skip an
     /// earlier activity still being written).</param>
-    /// <param name="transcriptText">For a single reply: the text the transcript records, if not the activity's.</param>
     private async Task<IReadOnlyList<string?>> SendAsync(DirectLineConversation conversation, IReadOnlyList<Activity> replies, string role,
-        string? transcriptText, bool urgent, CancellationToken cancellationToken)
+        bool urgent, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var stamped = replies.Select(r => r with
@@ -218,8 +217,7 @@ internal sealed partial class DirectLineChannel(
         if (stored.Length > 0)
         {
             var write = await conversation.Delivery.AppendAsync(
-                stored.Select(i => ToAppend(conversation, stamped[i], role) is var append && transcriptText is not null ? append with { Text = transcriptText } : append)
-                    .ToArray(), urgent, lifetime.ApplicationStopping);
+                stored.Select(i => ToAppend(conversation, stamped[i], role)).ToArray(), urgent, lifetime.ApplicationStopping);
             for (var k = 0; k < stored.Length; k++)
             {
                 ids[stored[k]] = write.Reserved[k].ActivityId;

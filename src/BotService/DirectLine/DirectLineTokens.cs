@@ -90,7 +90,7 @@ internal sealed class DirectLineTokens
 
     // Tokens already found valid, so each request of a conversation does not parse and verify the same JWT again
     // (only valid ones are kept; expiry is still checked on every use). Bounded: emptied when it grows past the cap.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Credential> _valid = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Scope, string Token), Credential> _valid = new();
     private const int MaxCachedTokens = 10_000;
 
     public DirectLineTokens(IOptions<DirectLineOptions> options, IOptions<DataOptions> data, IHostEnvironment env, TimeProvider time)
@@ -155,7 +155,7 @@ internal sealed class DirectLineTokens
             return Credential.Secret;
         }
 
-        var key = scope + " " + bearer;
+        var key = (scope, bearer);
         if (_valid.TryGetValue(key, out var known))
         {
             return known.Expires <= _time.GetUtcNow() ? Credential.Expired : known;
