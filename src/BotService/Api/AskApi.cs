@@ -144,7 +144,9 @@ internal static partial class AskApi
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            document = Admission.TryGetReadBody(http, out var body) // in memory since admission: no stream to go through
+                ? JsonDocument.Parse(body)
+                : await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
         }
         catch (JsonException)
         {

@@ -144,7 +144,9 @@ internal static partial class MessagesApi
         Activity? activity;
         try
         {
-            activity = await JsonSerializer.DeserializeAsync(http.Request.Body, ProtocolJsonContext.Default.Activity, cancellationToken);
+            activity = Hosting.Admission.TryGetReadBody(http, out var body) // in memory since admission: no stream to go through
+                ? JsonSerializer.Deserialize(body.Span, ProtocolJsonContext.Default.Activity)
+                : await JsonSerializer.DeserializeAsync(http.Request.Body, ProtocolJsonContext.Default.Activity, cancellationToken);
         }
         catch (JsonException)
         {

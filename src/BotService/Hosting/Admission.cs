@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text.Json;
 using System.Threading.RateLimiting;
@@ -126,11 +127,12 @@ internal static partial class Admission
             return;
         }
 
-        byte[] body;
+        // Sized from the header when there is one (at most the endpoint's limit, checked above), and handed on as it is:
+        // no growing, no copy.
+        var buffer = new MemoryStream(http.Request.ContentLength is { } declared ? (int)declared : 8192);
+        var chunk = ArrayPool<byte>.Shared.Rent(8192);
         try
         {
-            var buffer = new MemoryStream();
-            var chunk = new byte[8192];
             int read;
             while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
             {
@@ -141,8 +143,6 @@ internal static partial class Admission
                     return;
                 }
             }
-
-            body = buffer.ToArray();
         }
         catch (BadHttpRequestException e)
         {
@@ -153,10 +153,31 @@ internal static partial class Admission
         {
             return; // the client went away mid-body
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
 
-        http.Request.Body = new MemoryStream(body, writable: false);
-        http.Items[InfoKey] = Parse(body, endpoint, http);
+        var length = (int)buffer.Length;
+        http.Request.Body = new MemoryStream(buffer.GetBuffer(), 0, length, writable: false, publiclyVisible: true);
+        http.Items[InfoKey] = Parse(buffer.GetBuffer().AsSpan(0, length), endpoint, http);
         await next(http);
+    }
+
+    /// <summary>
+    /// The body admission read into memory, for the endpoint to parse from there without going through a stream; false
+    /// when admission did not read it (not a message endpoint).
+    /// </summary>
+    internal static bool TryGetReadBody(HttpContext http, out ReadOnlyMemory<byte> body)
+    {
+        if (http.Request.Body is MemoryStream { Position: 0 } stream && http.Items.ContainsKey(InfoKey) && stream.TryGetBuffer(out var segment))
+        {
+            body = segment;
+            return true;
+        }
+
+        body = default;
+        return false;
     }
 
     /// <summary>The conversation, the text and a staff request from a message body; none of it if the body is not JSON (the endpoint answers 400).</summary>
