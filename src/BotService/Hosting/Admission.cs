@@ -92,7 +92,7 @@ internal static partial class Admission
             {
                 o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
                 o.OnRejected = RejectAsync;
-                var exempt = Networks(limits.Value.ExemptNetworks);
+                var exempt = ClientNetworks.Parse(limits.Value.ExemptNetworks, RateLimitOptions.SectionName, typeof(RateLimitOptions));
                 if (limits.Value.Enabled)
                 {
                     o.GlobalLimiter = new AdmissionLimiter(limits.Value, exempt, sp);
@@ -287,13 +287,6 @@ internal static partial class Admission
         return address is null ? "unknown" : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
     }
 
-    internal static IPNetwork[] Networks(string list) => list
-        .Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(n => IPNetwork.TryParse(n, out var network)
-            ? network
-            : throw new OptionsValidationException(RateLimitOptions.SectionName, typeof(RateLimitOptions), [$"'{n}' is not a network in CIDR notation (e.g. 10.0.0.0/8)"]))
-        .ToArray();
-
     /// <summary>429 with Retry-After (whole seconds, at least 1), as problem details; Direct Line's routes add its <c>error</c> object.</summary>
     private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
@@ -385,7 +378,7 @@ internal sealed class AdmissionLimiter : PartitionedRateLimiter<HttpContext>
         {
             var path = http.Request.Path;
             if (path.StartsWithSegments("/healthz") || path.StartsWithSegments(Telemetry.MetricsPath) || path.StartsWithSegments(WebChat.WebChatPage.FilesPath)
-                || IsExempt(http.Connection.RemoteIpAddress, exempt))
+                || ClientNetworks.Contains(exempt, http.Connection.RemoteIpAddress))
             {
                 return RateLimitPartition.GetNoLimiter("exempt");
             }
@@ -401,28 +394,5 @@ internal sealed class AdmissionLimiter : PartitionedRateLimiter<HttpContext>
             http.GetEndpoint()?.Metadata.GetMetadata<MessageEndpoint>() is { } endpoint && Admission.Info(http).ConversationKey is { } key
                 ? RateLimitPartition.GetTokenBucketLimiter(endpoint.Route + "|" + key, _ => options)
                 : RateLimitPartition.GetNoLimiter("no conversation"));
-    }
-
-    private static bool IsExempt(IPAddress? address, IPNetwork[] exempt)
-    {
-        if (address is null)
-        {
-            return false;
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        foreach (var network in exempt)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

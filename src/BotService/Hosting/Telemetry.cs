@@ -215,10 +215,8 @@ internal static class Telemetry
     public static WebApplication MapMetrics(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
-        var networks = options.MetricsAllowedNetworks.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(n => IPNetwork.TryParse(n, out var network) ? network : throw new OptionsValidationException(TelemetryOptions.SectionName,
-                typeof(TelemetryOptions), [$"Telemetry:MetricsAllowedNetworks: '{n}' is not a network in CIDR notation (e.g. 10.0.0.0/8)"]))
-            .ToArray();
+        var networks = ClientNetworks.Parse(options.MetricsAllowedNetworks, TelemetryOptions.SectionName, typeof(TelemetryOptions),
+            "Telemetry:MetricsAllowedNetworks: ");
         var token = string.IsNullOrEmpty(options.MetricsScrapeToken) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.MetricsScrapeToken));
         app.UseWhen(http => http.Request.Path.StartsWithSegments(MetricsPath), branch => branch.Use(async (http, next) =>
         {
@@ -243,16 +241,6 @@ internal static class Telemetry
             return true;
         }
 
-        if (http.Connection.RemoteIpAddress is not { } address)
-        {
-            return false;
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        return networks.Any(n => n.Contains(address));
+        return ClientNetworks.Contains(networks, http.Connection.RemoteIpAddress);
     }
 }
