@@ -27,9 +27,11 @@ public static class ProtocolTelemetry
             return "none";
         }
 
+        // Ids are short (Direct Line's are 30-odd characters): encoded on the stack, not into a new array each time.
+        var length = Encoding.UTF8.GetMaxByteCount(conversationId.Length);
+        var bytes = length <= 512 ? stackalloc byte[length] : new byte[length];
         Span<byte> hash = stackalloc byte[32];
-        var bytes = Encoding.UTF8.GetBytes(conversationId);
-        SHA256.HashData(bytes, hash);
+        SHA256.HashData(bytes[..Encoding.UTF8.GetBytes(conversationId, bytes)], hash);
         return Convert.ToHexStringLower(hash[..8]);
     }
 }

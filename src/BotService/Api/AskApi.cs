@@ -19,7 +19,9 @@ internal static partial class AskApi
 
     public static IEndpointRouteBuilder MapAskApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/ask", AskAsync)
+        // One logger for the endpoint: ILoggerFactory.CreateLogger takes the factory's lock, so not once per request.
+        var log = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("BotService.Api.Ask");
+        app.MapPost("/api/ask", (HttpContext http, BotPipeline pipeline, CancellationToken cancellationToken) => AskAsync(http, pipeline, log, cancellationToken))
             .WithMetadata(new MessageEndpoint("ask", MaxBodyBytes, () => TooLarge().Problem!, IsActivity: false)) // rate limits, safety lane
             .WithName("Ask")
             .Produces<AskResponse>()
@@ -31,7 +33,7 @@ internal static partial class AskApi
     }
 
     internal static async Task<Results<Ok<AskResponse>, ValidationProblem, ProblemHttpResult>> AskAsync(
-        HttpContext http, BotPipeline pipeline, ILoggerFactory loggers, CancellationToken cancellationToken)
+        HttpContext http, BotPipeline pipeline, ILogger log, CancellationToken cancellationToken)
     {
         var parsed = await ReadAsync(http, cancellationToken);
         if (parsed.Problem is { } problem)
@@ -44,7 +46,6 @@ internal static partial class AskApi
             return TypedResults.ValidationProblem(errors, title: "The question could not be read.");
         }
 
-        var log = loggers.CreateLogger("BotService.Api.Ask");
         var conversationId = parsed.ConversationId ?? "ask-" + Guid.NewGuid().ToString("n");
         var turn = await RunTurnAsync(pipeline, parsed.Text!, parsed.Audience, conversationId, cancellationToken);
         var outcome = turn.Safety() ?? new SafetyOutcome(SafetyAssessment.None, null, false);
@@ -143,7 +144,9 @@ internal static partial class AskApi
         JsonDocument document;
         try
         {
-            document = await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
+            document = Admission.TryGetReadBody(http, out var body) // in memory since admission: no stream to go through
+                ? JsonDocument.Parse(body)
+                : await JsonDocument.ParseAsync(request.Body, default, cancellationToken);
         }
         catch (JsonException)
         {

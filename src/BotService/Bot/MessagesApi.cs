@@ -29,15 +29,17 @@ internal static partial class MessagesApi
 
     public static IEndpointRouteBuilder MapMessagesApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/messages", HandleAsync)
+        // One logger for the endpoint: ILoggerFactory.CreateLogger takes the factory's lock, so not once per request.
+        var log = app.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("BotService.Bot.Messages");
+        app.MapPost("/api/messages", (HttpContext http, BotPipeline pipeline, BotFrameworkAuthenticator authenticator, ConnectorClient connector,
+                CancellationToken cancellationToken) => HandleAsync(http, pipeline, authenticator, connector, log, cancellationToken))
             .WithMetadata(new Hosting.MessageEndpoint("messages", MaxActivityBytes, TooLarge, IsActivity: true)); // rate limits, safety lane
         return app;
     }
 
     internal static async Task<IResult> HandleAsync(HttpContext http, BotPipeline pipeline, BotFrameworkAuthenticator authenticator,
-        ConnectorClient connector, ILoggerFactory loggers, CancellationToken cancellationToken)
+        ConnectorClient connector, ILogger log, CancellationToken cancellationToken)
     {
-        var log = loggers.CreateLogger("BotService.Bot.Messages");
         var (read, problem) = await ReadAsync(http, cancellationToken);
         if (read is null)
         {
@@ -142,7 +144,9 @@ internal static partial class MessagesApi
         Activity? activity;
         try
         {
-            activity = await JsonSerializer.DeserializeAsync(http.Request.Body, ProtocolJsonContext.Inbound.Activity, cancellationToken);
+            activity = Hosting.Admission.TryGetReadBody(http, out var body) // in memory since admission: no stream to go through
+                ? JsonSerializer.Deserialize(body.Span, ProtocolJsonContext.Inbound.Activity)
+                : await JsonSerializer.DeserializeAsync(http.Request.Body, ProtocolJsonContext.Inbound.Activity, cancellationToken);
         }
         catch (JsonException)
         {

@@ -188,50 +188,34 @@ internal static class Replies
         var source = answer.Sources[0];
         var line = source.Line;
         var body = answer.Body;
-        var card = Json(w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("type", "AdaptiveCard");
-            w.WriteString("$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
-            w.WriteString("version", "1.5");
-            w.WriteStartArray("body");
-            TextBlock(w, body, subtle: false);
-            TextBlock(w, line, subtle: true);
-            w.WriteEndArray();
-            w.WriteStartArray("actions");
-            if (ArticleUrl(publicBaseUrl, source.Path) is { } url)
+        var card = AdaptiveCard(
+            w =>
             {
-                w.WriteStartObject();
-                w.WriteString("type", "Action.OpenUrl");
-                w.WriteString("title", "Open article");
-                w.WriteString("url", url);
-                w.WriteEndObject();
-            }
-
-            foreach (var question in followUps)
+                TextBlock(w, body, subtle: false);
+                TextBlock(w, line, subtle: true);
+            },
+            w =>
             {
-                w.WriteStartObject();
-                w.WriteString("type", "Action.Submit");
-                w.WriteString("title", question);
-                w.WriteStartObject("data");
-                w.WriteStartObject("msteams");
-                w.WriteString("type", "imBack");
-                w.WriteString("value", question);
-                w.WriteEndObject();
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
+                if (ArticleUrl(publicBaseUrl, source.Path) is { } url)
+                {
+                    OpenUrl(w, "Open article", url);
+                }
 
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
-        return new Activity
-        {
-            Type = ActivityTypes.Message,
-            Text = body + "\n\n" + line, // the notification preview and any client that cannot show the card
-            TextFormat = "plain",
-            Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
-        };
+                foreach (var question in followUps)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", "Action.Submit");
+                    w.WriteString("title", question);
+                    w.WriteStartObject("data");
+                    w.WriteStartObject("msteams");
+                    w.WriteString("type", "imBack");
+                    w.WriteString("value", question);
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+            });
+        return AdaptiveCardMessage(body + "\n\n" + line, card); // the text: the notification preview and any client that cannot show the card
 
         static void TextBlock(Utf8JsonWriter w, string text, bool subtle)
         {
@@ -248,6 +232,41 @@ internal static class Replies
             w.WriteEndObject();
         }
     }
+
+    /// <summary>An Adaptive Card 1.5 (the version Teams renders everywhere): its body elements, then its actions.</summary>
+    internal static JsonElement AdaptiveCard(Action<Utf8JsonWriter> body, Action<Utf8JsonWriter> actions) => Json(w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "AdaptiveCard");
+        w.WriteString("$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+        w.WriteString("version", "1.5");
+        w.WriteStartArray("body");
+        body(w);
+        w.WriteEndArray();
+        w.WriteStartArray("actions");
+        actions(w);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
+
+    /// <summary>An Adaptive Card button that opens a web page.</summary>
+    internal static void OpenUrl(Utf8JsonWriter w, string title, string url)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "Action.OpenUrl");
+        w.WriteString("title", title);
+        w.WriteString("url", url);
+        w.WriteEndObject();
+    }
+
+    /// <summary>A message carrying one Adaptive Card, with <paramref name="text"/> for notifications and clients without cards.</summary>
+    internal static Activity AdaptiveCardMessage(string text, JsonElement card) => new()
+    {
+        Type = ActivityTypes.Message,
+        Text = text,
+        TextFormat = "plain",
+        Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
+    };
 
     /// <summary>Where an article can be read: <c>{base}/articles/{name}</c>; null without a public address.</summary>
     public static string? ArticleUrl(string? publicBaseUrl, string articlePath)

@@ -99,7 +99,7 @@ internal static class TeamsAlertCards
             w.WriteEndArray();
             w.WriteEndObject();
         });
-        return Message($"{level} escalation ({rules}) on {escalation.Channel} at {when}: {status}", card);
+        return Replies.AdaptiveCardMessage($"{level} escalation ({rules}) on {escalation.Channel} at {when}: {status}", card);
     }
 
     /// <summary>The re-alert for an emergency still unclaimed past the limit, posted as a reply in the alert's thread.</summary>
@@ -109,7 +109,7 @@ internal static class TeamsAlertCards
             ? "Overdue: this reopened emergency is still unclaimed."
             : $"Overdue: this emergency is still unclaimed, {Math.Max(0, (int)(now - escalation.CreatedAt).TotalMinutes)} min after it came in.";
         var card = Card(publicBaseUrl, escalation.Id, w => TextBlock(w, text, "Attention"));
-        return Message(text, card);
+        return Replies.AdaptiveCardMessage(text, card);
     }
 
     public static string Status(EscalationRecord escalation) => escalation.Status switch
@@ -121,40 +121,17 @@ internal static class TeamsAlertCards
 
     private static string Level(EscalationRecord escalation) => escalation.Level == "emergency" ? "Emergency" : "Urgent";
 
-    private static Activity Message(string text, JsonElement card) => new()
-    {
-        Type = ActivityTypes.Message,
-        Text = text,
-        TextFormat = "plain",
-        Attachments = [new Attachment { ContentType = "application/vnd.microsoft.card.adaptive", Content = card }],
-    };
-
     private static JsonElement Card(string? publicBaseUrl, Guid escalationId, Action<Utf8JsonWriter> body)
     {
         var link = Uri.TryCreate(publicBaseUrl, UriKind.Absolute, out var baseUri)
             ? new Uri(baseUri, $"dashboard/escalations/{escalationId:D}").ToString()
             : null;
-        return Replies.Json(w =>
+        return Replies.AdaptiveCard(body, w =>
         {
-            w.WriteStartObject();
-            w.WriteString("type", "AdaptiveCard");
-            w.WriteString("$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
-            w.WriteString("version", "1.5");
-            w.WriteStartArray("body");
-            body(w);
-            w.WriteEndArray();
-            w.WriteStartArray("actions");
             if (link is not null)
             {
-                w.WriteStartObject();
-                w.WriteString("type", "Action.OpenUrl");
-                w.WriteString("title", "Open in the dashboard");
-                w.WriteString("url", link);
-                w.WriteEndObject();
+                Replies.OpenUrl(w, "Open in the dashboard", link);
             }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
         });
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text.Json;
 using System.Threading.RateLimiting;
@@ -91,7 +92,7 @@ internal static partial class Admission
             {
                 o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
                 o.OnRejected = RejectAsync;
-                var exempt = Networks(limits.Value.ExemptNetworks);
+                var exempt = ClientNetworks.Parse(limits.Value.ExemptNetworks, RateLimitOptions.SectionName, typeof(RateLimitOptions));
                 if (limits.Value.Enabled)
                 {
                     o.GlobalLimiter = new AdmissionLimiter(limits.Value, exempt, sp);
@@ -126,11 +127,12 @@ internal static partial class Admission
             return;
         }
 
-        byte[] body;
+        // Sized from the header when there is one (at most the endpoint's limit, checked above), and handed on as it is:
+        // no growing, no copy.
+        var buffer = new MemoryStream(http.Request.ContentLength is { } declared ? (int)declared : 8192);
+        var chunk = ArrayPool<byte>.Shared.Rent(8192);
         try
         {
-            var buffer = new MemoryStream();
-            var chunk = new byte[8192];
             int read;
             while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
             {
@@ -141,8 +143,6 @@ internal static partial class Admission
                     return;
                 }
             }
-
-            body = buffer.ToArray();
         }
         catch (BadHttpRequestException e)
         {
@@ -153,10 +153,31 @@ internal static partial class Admission
         {
             return; // the client went away mid-body
         }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
 
-        http.Request.Body = new MemoryStream(body, writable: false);
-        http.Items[InfoKey] = Parse(body, endpoint, http);
+        var length = (int)buffer.Length;
+        http.Request.Body = new MemoryStream(buffer.GetBuffer(), 0, length, writable: false, publiclyVisible: true);
+        http.Items[InfoKey] = Parse(buffer.GetBuffer().AsSpan(0, length), endpoint, http);
         await next(http);
+    }
+
+    /// <summary>
+    /// The body admission read into memory, for the endpoint to parse from there without going through a stream; false
+    /// when admission did not read it (not a message endpoint).
+    /// </summary>
+    internal static bool TryGetReadBody(HttpContext http, out ReadOnlyMemory<byte> body)
+    {
+        if (http.Request.Body is MemoryStream { Position: 0 } stream && http.Items.ContainsKey(InfoKey) && stream.TryGetBuffer(out var segment))
+        {
+            body = segment;
+            return true;
+        }
+
+        body = default;
+        return false;
     }
 
     /// <summary>The conversation, the text and a staff request from a message body; none of it if the body is not JSON (the endpoint answers 400).</summary>
@@ -266,13 +287,6 @@ internal static partial class Admission
         return address is null ? "unknown" : (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString();
     }
 
-    internal static IPNetwork[] Networks(string list) => list
-        .Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-        .Select(n => IPNetwork.TryParse(n, out var network)
-            ? network
-            : throw new OptionsValidationException(RateLimitOptions.SectionName, typeof(RateLimitOptions), [$"'{n}' is not a network in CIDR notation (e.g. 10.0.0.0/8)"]))
-        .ToArray();
-
     /// <summary>429 with Retry-After (whole seconds, at least 1), as problem details; Direct Line's routes add its <c>error</c> object.</summary>
     private static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
@@ -364,7 +378,7 @@ internal sealed class AdmissionLimiter : PartitionedRateLimiter<HttpContext>
         {
             var path = http.Request.Path;
             if (path.StartsWithSegments("/healthz") || path.StartsWithSegments(Telemetry.MetricsPath) || path.StartsWithSegments(WebChat.WebChatPage.FilesPath)
-                || IsExempt(http.Connection.RemoteIpAddress, exempt))
+                || ClientNetworks.Contains(exempt, http.Connection.RemoteIpAddress))
             {
                 return RateLimitPartition.GetNoLimiter("exempt");
             }
@@ -380,28 +394,5 @@ internal sealed class AdmissionLimiter : PartitionedRateLimiter<HttpContext>
             http.GetEndpoint()?.Metadata.GetMetadata<MessageEndpoint>() is { } endpoint && Admission.Info(http).ConversationKey is { } key
                 ? RateLimitPartition.GetTokenBucketLimiter(endpoint.Route + "|" + key, _ => options)
                 : RateLimitPartition.GetNoLimiter("no conversation"));
-    }
-
-    private static bool IsExempt(IPAddress? address, IPNetwork[] exempt)
-    {
-        if (address is null)
-        {
-            return false;
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        foreach (var network in exempt)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -114,7 +114,7 @@ internal sealed class TurnTelemetryMiddleware(BotMetrics metrics, ILogger<TurnTe
     public async Task OnTurnAsync(Protocol.Turns.ITurnContext turnContext, Protocol.Turns.NextDelegate next, CancellationToken cancellationToken)
     {
         var activity = turnContext.Activity;
-        using (log.BeginScope(new TurnScope(activity.ChannelId, ProtocolTelemetry.ConversationHash(activity.Conversation?.Id))))
+        using (log.BeginScope(new TurnScope(activity.ChannelId, activity.Conversation?.Id)))
         {
             await next(cancellationToken);
         }
@@ -125,24 +125,30 @@ internal sealed class TurnTelemetryMiddleware(BotMetrics metrics, ILogger<TurnTe
         }
     }
 
-    /// <summary>A structured scope: the JSON console formatter writes its pairs as properties.</summary>
-    private sealed class TurnScope(string? channel, string conversationHash) : IReadOnlyList<KeyValuePair<string, object?>>
+    /// <summary>
+    /// A structured scope: the JSON console formatter writes its pairs as properties. The hash is taken the first time
+    /// a line written in the turn reads the scope, so a turn that logs nothing (the usual one) hashes nothing.
+    /// </summary>
+    private sealed class TurnScope(string? channel, string? conversationId) : IReadOnlyList<KeyValuePair<string, object?>>
     {
-        private readonly KeyValuePair<string, object?>[] _pairs =
+        private KeyValuePair<string, object?>[]? _pairs;
+
+        // Read from any thread that logs in the turn; two of them at once build the same pairs.
+        private KeyValuePair<string, object?>[] Pairs => _pairs ??=
         [
             new("Channel", channel),
-            new("ConversationHash", conversationHash),
+            new("ConversationHash", ProtocolTelemetry.ConversationHash(conversationId)),
         ];
 
-        public int Count => _pairs.Length;
+        public int Count => 2;
 
-        public KeyValuePair<string, object?> this[int index] => _pairs[index];
+        public KeyValuePair<string, object?> this[int index] => Pairs[index];
 
-        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)_pairs).GetEnumerator();
+        public IEnumerator<KeyValuePair<string, object?>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, object?>>)Pairs).GetEnumerator();
 
-        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => _pairs.GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => Pairs.GetEnumerator();
 
-        public override string ToString() => $"Channel:{_pairs[0].Value} ConversationHash:{_pairs[1].Value}";
+        public override string ToString() => $"Channel:{Pairs[0].Value} ConversationHash:{Pairs[1].Value}";
     }
 }
 
@@ -209,10 +215,8 @@ internal static class Telemetry
     public static WebApplication MapMetrics(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
-        var networks = options.MetricsAllowedNetworks.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(n => IPNetwork.TryParse(n, out var network) ? network : throw new OptionsValidationException(TelemetryOptions.SectionName,
-                typeof(TelemetryOptions), [$"Telemetry:MetricsAllowedNetworks: '{n}' is not a network in CIDR notation (e.g. 10.0.0.0/8)"]))
-            .ToArray();
+        var networks = ClientNetworks.Parse(options.MetricsAllowedNetworks, TelemetryOptions.SectionName, typeof(TelemetryOptions),
+            "Telemetry:MetricsAllowedNetworks: ");
         var token = string.IsNullOrEmpty(options.MetricsScrapeToken) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.MetricsScrapeToken));
         app.UseWhen(http => http.Request.Path.StartsWithSegments(MetricsPath), branch => branch.Use(async (http, next) =>
         {
@@ -237,16 +241,6 @@ internal static class Telemetry
             return true;
         }
 
-        if (http.Connection.RemoteIpAddress is not { } address)
-        {
-            return false;
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        return networks.Any(n => n.Contains(address));
+        return ClientNetworks.Contains(networks, http.Connection.RemoteIpAddress);
     }
 }

@@ -26,11 +26,8 @@ internal static class WebChatPage
             {
                 FileProvider = new PhysicalFileProvider(Folder),
                 RequestPath = FilesPath,
-                OnPrepareResponse = file =>
-                {
-                    file.Context.Response.Headers.XContentTypeOptions = "nosniff";
-                    file.Context.Response.Headers.CacheControl = "no-cache"; // revalidated (ETag), so an upgrade shows at once
-                },
+                // revalidated (ETag), so an upgrade shows at once; the other headers are BaselineSecurityHeaders'
+                OnPrepareResponse = file => file.Context.Response.Headers.CacheControl = "no-cache",
             });
         }
 
@@ -49,13 +46,11 @@ internal static class WebChatPage
 
             // Hex, not base64: "+" and "/" would be HTML-encoded in the nonce attribute and no longer match the header.
             var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+            // The page's own policy; nosniff, frame denial, no referrer and no-store (a new nonce every time) are
+            // BaselineSecurityHeaders'.
             var headers = http.Response.Headers;
             headers.ContentSecurityPolicy = ContentSecurityPolicy(nonce);
-            headers.XContentTypeOptions = "nosniff";
-            headers.XFrameOptions = "DENY";
-            headers["Referrer-Policy"] = "no-referrer";
             headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
-            headers.CacheControl = "no-store"; // a new nonce every time
             return Results.Content(page.Replace(NoncePlaceholder, nonce, StringComparison.Ordinal), "text/html; charset=utf-8");
         }).ExcludeFromDescription();
         return app;
