@@ -173,7 +173,7 @@ public sealed partial class TranscriptStore : BackgroundService
             // process locking the table) fails them after 2 s rather than holding a turn indefinitely.
             _reservations = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_target.ConnectionString)
             {
-                ApplicationName = "botservice-transcript-numbers", Timeout = 3, CommandTimeout = 5, Options = "-c lock_timeout=2000",
+                ApplicationName = "botservice-transcript-numbers", Timeout = 3, CommandTimeout = 5, Options = "-c lock_timeout=2000", MinPoolSize = 1,
                 MaxAutoPrepare = 4, AutoPrepareMinUsages = 2,
             });
         }
@@ -407,7 +407,29 @@ public sealed partial class TranscriptStore : BackgroundService
         }
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_reservations is not null)
+        {
+            // One reservation session opened now (and kept: MinPoolSize), so the first turn, perhaps a crisis, does
+            // not pay for a connection on top of its round trip.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await using var warm = await _reservations.OpenConnectionAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // the database is not there yet: the first reservation opens it
+                }
+            }, CancellationToken.None);
+        }
+
+        return StartWriter();
+    }
+
+    private Task StartWriter() =>
         // Its own thread: SQLite's calls are synchronous (a commit waits for the disk's flush), and a thread-pool
         // thread blocked on fsync is one of two on this kind of machine. PostgreSQL's commit is a round trip that
         // waits for the server's flush; the same synchronous writer serves it.
