@@ -320,10 +320,11 @@ public sealed partial class TranscriptStore : BackgroundService
             }
             catch (NpgsqlException e) when (e.IsTransient)
             {
-                // A pooled session the server ended (a restart, a failover) fails once: try once more on a new one.
+                // A pooled session the server ended (a restart, a failover) fails once: try again on a new one, and
+                // while the server cannot be reached, with backoff within Transcript:OutageRetry.
                 ReservationSessionLost(_log, e.GetType().Name, e.Message);
                 _reservations!.Clear();
-                last = await ReserveAsync(group.Key, indexes.Length, cancellationToken);
+                last = await RetryingTransientAsync(ct => ReserveAsync(group.Key, indexes.Length, ct), _reservations.Clear, cancellationToken);
             }
 
             for (var k = 0; k < indexes.Length; k++)
@@ -364,6 +365,34 @@ public sealed partial class TranscriptStore : BackgroundService
         return await db.Messages.Where(m => m.ConversationId == conversationId).MaxAsync(m => m.Seq, cancellationToken) ?? 0;
     }
 
+    /// <summary>
+    /// PostgreSQL: runs <paramref name="operation"/> again with backoff while the server cannot be reached (a restart,
+    /// a failover), for up to <see cref="TranscriptOptions.OutageRetry"/>, as the writer does with its batches. The
+    /// soak's PostgreSQL restart (tests/load/soak.sh) lost /api/messages turns whose numbers could not be reserved: the
+    /// append failed, and such a turn goes on and answers 200. EF Core reports a transient provider error as an
+    /// <see cref="InvalidOperationException"/> around it. SQLite: run once (a locked file is waited for by the busy timeout).
+    /// </summary>
+    private async Task<T> RetryingTransientAsync<T>(Func<CancellationToken, Task<T>> operation, Action? beforeRetry, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                return await operation(cancellationToken);
+            }
+            catch (Exception e) when (!_target.IsSqlite && (e as DbException ?? e.InnerException as DbException) is { IsTransient: true } failure
+                && Stopwatch.GetElapsedTime(started) + delay < _outageRetry)
+            {
+                ServerUnreachable(_log, failure.GetType().Name, failure.Message, (int)delay.TotalMilliseconds);
+                beforeRetry?.Invoke();
+                await Task.Delay(delay, _time, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
+        }
+    }
+
     /// <summary>Creates a conversation (durably, through the same writer); false if the id exists already.</summary>
     public async Task<bool> CreateConversationAsync(string id, string channel, string? userId, CancellationToken cancellationToken)
     {
@@ -375,9 +404,12 @@ public sealed partial class TranscriptStore : BackgroundService
 
     public async Task<TranscriptConversation?> FindConversationAsync(string id, CancellationToken cancellationToken)
     {
-        _database.EnsureReady();
-        await using var db = _database.Open();
-        var c = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, cancellationToken);
+        var c = await RetryingTransientAsync(async ct =>
+        {
+            _database.EnsureReady();
+            await using var db = _database.Open();
+            return await db.Conversations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        }, null, cancellationToken);
         return c is null ? null : new TranscriptConversation(c.Id, c.Channel, c.UserId, c.CreatedAt);
     }
 

@@ -76,19 +76,24 @@ public sealed class TranscriptWriterFaultTests : IAsyncLifetime
         await store.AppendAsync([Item("c-restart", "one")], CancellationToken.None);
 
         // Act: the server goes away (every session cut, connections refused) and comes back 1.5 s later, as
-        // `pg_ctl restart` does; an append is made while it is away. Before the fix the batch failed at once (its
-        // caller on /api/messages answered 200 all the same, and the message was lost: found by tests/load/soak.sh).
+        // `pg_ctl restart` does; appends are made while it is away. Before the fix both failed at once (their callers
+        // on /api/messages answered 200 all the same, and the messages were lost: found by tests/load/soak.sh).
+        // A first append to a new conversation reads its last number from the database first: that read waits too.
         await proxy.DownAsync();
         var append = store.AppendAsync([Item("c-restart", "two")], CancellationToken.None);
+        var first = store.AppendAsync([Item("c-new", "first")], CancellationToken.None);
         await Task.Delay(1500);
-        var failedWhileDown = append.IsFaulted;
+        var failedWhileDown = append.IsFaulted || first.IsFaulted;
         proxy.Up();
         var position = (await append.WaitAsync(TimeSpan.FromSeconds(20)))[0];
+        var firstPosition = (await first.WaitAsync(TimeSpan.FromSeconds(20)))[0];
 
-        // Assert: it waited for the server rather than failing, and is stored once, in order.
+        // Assert: both waited for the server rather than failing, and are stored once, in order.
         Assert.False(failedWhileDown);
         Assert.Equal(2, position.Seq);
+        Assert.Equal(1, firstPosition.Seq);
         Assert.Equal(2, TestStorage.Scalar(_root, """SELECT COUNT(*) FROM messages WHERE "ConversationId" = 'c-restart'"""));
+        Assert.Equal(1, TestStorage.Scalar(_root, """SELECT COUNT(*) FROM messages WHERE "ConversationId" = 'c-new'"""));
         await store.StopAsync(CancellationToken.None);
     }
 
