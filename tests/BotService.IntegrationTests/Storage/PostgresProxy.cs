@@ -43,7 +43,7 @@ internal sealed class PostgresProxy : IAsyncDisposable
                 {
                     client = await listener.AcceptTcpClientAsync();
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException) // stopped
                 {
                     return;
                 }
@@ -71,7 +71,11 @@ internal sealed class PostgresProxy : IAsyncDisposable
         {
             foreach (var c in _open)
             {
-                c.Client.LingerState = new LingerOption(true, 0); // RST, as a dying server's kernel sends
+                if (c.Client is { } socket) // null once a pump has closed it
+                {
+                    socket.LingerState = new LingerOption(true, 0); // RST, as a dying server's kernel sends
+                }
+
                 c.Dispose();
             }
 
