@@ -209,16 +209,9 @@ public sealed partial class EscalationDispatcher : BackgroundService
         {
             try
             {
-                try
-                {
-                    await StoreAsync(item, stoppingToken);
-                }
-                catch (DbUpdateException)
-                {
-                    // The transcript may have stored the conversation or the message between our look-up and our
-                    // insert (it writes them concurrently): look again at once rather than after a backoff.
-                    await StoreAsync(item, stoppingToken);
-                }
+                // The transcript's concurrent write of the conversation and the message cannot fail this: StoreAsync
+                // inserts them with ON CONFLICT DO NOTHING.
+                await StoreAsync(item, stoppingToken);
                 item.Stored = true;
                 _databaseError = null;
             }
