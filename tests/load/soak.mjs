@@ -214,6 +214,7 @@ const error = kind => errors.set(kind, (errors.get(kind) ?? 0) + 1);
 const ackedDl = [];   // { conversationId, id, emergency }
 const ackedApi = [];  // { conversationId, id, emergency, channel }
 const repliesSeen = new Set(); // Direct Line reply ids a client received (conversationId|seq)
+const noReply = []; // acknowledged Direct Line messages whose reply the client did not see: { conversationId, id }
 const latency = { dl: [], api: [] };
 let stopping = false;
 const down = new Set(); // instances a fault has taken down (their clients' errors are expected)
@@ -361,6 +362,7 @@ async function directLineConversation(instance, tag) {
       latency.dl.push(performance.now() - t0);
     } else {
       counts.dl.noReply++;
+      noReply.push({ conversationId, id, watermark: state.watermark, socketOpen: Boolean(state.ws) });
       error(down.size ? 'dl reply: none within the timeout (an instance was down)' : 'dl reply: none within the timeout');
       state.pending.delete(clientActivityID);
     }
@@ -497,7 +499,10 @@ function serviceLogErrors(instance) {
     try {
       const entry = JSON.parse(line);
       if (entry.LogLevel === 'Error' || entry.LogLevel === 'Critical') {
-        const key = `${entry.LogLevel} ${entry.EventId} ${entry.Category}`;
+        // ASP.NET Core's health check service logs every Unhealthy result at Error: the harness's own readiness polls
+        // while the index warms up after each start. Counted apart, so they are not read as faults.
+        const warmingUp = entry.EventId === 103 && /warming up|index is loading/.test(entry.Message ?? '');
+        const key = warmingUp ? 'readiness polls during start-up (index loading, warming up)' : `${entry.LogLevel} ${entry.EventId} ${entry.Category}`;
         kinds.set(key, (kinds.get(key) ?? 0) + 1);
       }
     } catch {
@@ -595,6 +600,12 @@ try {
   }
   for (const k of lostEscalations.slice(0, 10)) {
     console.log(`lost escalation: ${k}`);
+  }
+  // For a message whose reply never reached the client: what the transcript holds after it (was a reply stored?).
+  for (const { conversationId, id, watermark, socketOpen } of noReply.slice(0, 5)) {
+    const seq = Number(id.slice(id.lastIndexOf('|') + 1));
+    const rows = await query(`SELECT ${q('Seq')}, ${q('Role')}, ${q('Type')} FROM messages WHERE ${q('ConversationId')} = '${conversationId.replace(/'/g, "''")}' AND ${q('Seq')} >= ${seq} ORDER BY ${q('Seq')}`);
+    console.log(`no reply seen for ${id} (client watermark ${watermark}, socket ${socketOpen ? 'open' : 'closed'}): the transcript from it on: ${rows.map(r => r.join(' ')).join(', ') || 'nothing'}`);
   }
   const lost = lostDl.length + lostApi.length + lostEscalations.length;
   // Pass: nothing acknowledged was lost; without a fault also no error at all.

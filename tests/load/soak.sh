@@ -81,7 +81,12 @@ fi
 
 secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 key=$(python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')
-echo "== $(date -u +%FT%TZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' + local changes')"
+if [ -n "${SOAK_SERVICE:-}" ]; then
+  built="the build in $SOAK_SERVICE"
+else
+  built="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' + local changes')"
+fi
+echo "== $(date -u +%FT%TZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $built"
 node tests/load/soak.mjs --dll="$service_dir/BotService.dll" --work="$work" --provider="$provider" --fault="$fault" \
   --duration="$seconds" --secret="$secret" --signing-key="$key" "${pg_args[@]}" "$@" || status=$?
 exit $status
