@@ -9,7 +9,8 @@ namespace BotService.Bot;
 /// sent any crisis wording (an emergency never gets here). It answers from the clinic's articles with the source as a
 /// citation and the article's other sections as follow-up suggestions, and welcomes people who join.
 /// </summary>
-internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams, Hosting.SafetyGate gate) : ActivityHandler
+internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams, Hosting.SafetyGate gate,
+    Feedback.AnswerLog answers) : ActivityHandler
 {
     /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
     public const string JoinEvent = "webchat/join";
@@ -57,7 +58,7 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
                 : Replies.StarterQuestions;
             return teamsCard ? Replies.AnswerCard(a, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(a, followUps);
         });
-        await turnContext.SendActivityAsync(reply, cancellationToken);
+        await answers.SendAsync(turnContext, answer, reply, cancellationToken); // with feedback buttons on an answer; recorded for review
     }
 
     protected override Task OnMembersAddedAsync(IReadOnlyList<ChannelAccount> membersAdded, ITurnContext turnContext, CancellationToken cancellationToken) =>
