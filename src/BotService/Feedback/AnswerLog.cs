@@ -15,6 +15,9 @@ internal enum VoteOutcome
     Stored,
     UnknownAnswer,
     NotAnAnswer,
+
+    /// <summary>The answer's record has not reached the database yet (it is unavailable and the write is being retried).</summary>
+    NotYetStored,
 }
 
 /// <summary>
@@ -118,7 +121,11 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
         if (_pending.TryGetValue(answerId, out var pending))
         {
             await pending.Task.WaitAsync(PendingWait, time, cancellationToken).ContinueWith(static _ => { }, CancellationToken.None,
-                TaskContinuationOptions.None, TaskScheduler.Default); // a write still failing: the read below says so
+                TaskContinuationOptions.None, TaskScheduler.Default);
+            if (!pending.Task.IsCompleted)
+            {
+                return VoteOutcome.NotYetStored; // the record is still being retried: the vote is not lost for a wrong reason
+            }
         }
 
         database.EnsureReady();
@@ -153,7 +160,9 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
         var delay = TimeSpan.FromMilliseconds(250);
         try
         {
-            while (await reader.WaitToReadAsync(CancellationToken.None))
+            // Not the stopping token for reading: what was queued is written before the writer ends (StopAsync
+            // completes the queue). A batch that failed is kept and tried again before anything new is awaited.
+            while (batch.Count > 0 || await reader.WaitToReadAsync(CancellationToken.None))
             {
                 while (batch.Count < 256 && reader.TryRead(out var record))
                 {
@@ -167,7 +176,7 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    // Kept and tried again (the database may be briefly locked or restarting), unless stopping.
+                    // The database may be locked, full or restarting: kept and retried with backoff, unless stopping.
                     WriteFailed(log, batch.Count, e.GetType().Name);
                     database.Invalidate();
                     if (stoppingToken.IsCancellationRequested)

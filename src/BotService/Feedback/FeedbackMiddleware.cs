@@ -34,6 +34,7 @@ internal sealed class FeedbackMiddleware(AnswerLog answers) : IMiddleware
             {
                 VoteOutcome.Stored => null,
                 VoteOutcome.NotAnAnswer => "the bot did not answer that question, so there is nothing to rate",
+                VoteOutcome.NotYetStored => "the clinic's system is busy; please try again in a minute",
                 _ => "it does not name an answer given in this conversation",
             };
         }
