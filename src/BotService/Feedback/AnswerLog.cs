@@ -35,7 +35,13 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     /// <summary>Most records queued while the database is unavailable; beyond it new ones are dropped (and counted in the log).</summary>
     private const int MaxQueued = 10_000;
 
+    /// <summary>Most records one transaction writes.</summary>
+    private const int MaxBatch = 512;
+
     private static readonly TimeSpan PendingWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the writer lets records gather before it writes them (a vote arriving meanwhile waits for its record).</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
 
     private readonly Channel<AnswerRecord> _queue = Channel.CreateUnbounded<AnswerRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _pending = new(StringComparer.Ordinal);
@@ -156,7 +162,7 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var reader = _queue.Reader;
-        var batch = new List<AnswerRecord>(256);
+        var batch = new List<AnswerRecord>(MaxBatch);
         var delay = TimeSpan.FromMilliseconds(250);
         try
         {
@@ -164,7 +170,15 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
             // completes the queue). A batch that failed is kept and tried again before anything new is awaited.
             while (batch.Count > 0 || await reader.WaitToReadAsync(CancellationToken.None))
             {
-                while (batch.Count < 256 && reader.TryRead(out var record))
+                if (batch.Count == 0 && !stoppingToken.IsCancellationRequested)
+                {
+                    // Let a batch gather: a few commits a second instead of one per answer, each of which would
+                    // contend with the transcript's writer for the database's write lock (SQLite has one).
+                    await Task.Delay(Linger, time, stoppingToken).ContinueWith(static _ => { }, CancellationToken.None,
+                        TaskContinuationOptions.None, TaskScheduler.Default);
+                }
+
+                while (batch.Count < MaxBatch && reader.TryRead(out var record))
                 {
                     batch.Add(record);
                 }
