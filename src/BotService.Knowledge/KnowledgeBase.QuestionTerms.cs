@@ -7,7 +7,7 @@ namespace BotService.Knowledge;
 public sealed partial class KnowledgeBase
 {
     /// <summary>
-    /// Each question's key terms as the articles' own analysis reads them (docs/decisions/0017-review-groups.md): the
+    /// Each question's key terms as the articles' own analysis reads them (docs/decisions/0018-answer-feedback-and-review-groups.md): the
     /// English chain the articles are indexed with (possessives, accents, case, stop words, Porter stems) and the
     /// clinic's synonyms, each word standing for its synonym group by the group's smallest stem, so "how much is the
     /// fee" and "what does it cost" share a term. Uses the current snapshot's synonyms; none before the first load.

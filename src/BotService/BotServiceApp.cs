@@ -52,6 +52,7 @@ public static class BotServiceApp
         builder.Services.AddDirectLine();
         builder.Services.AddSingleton<WarmUpState>();
         builder.AddTelemetry(); // metrics at /metrics, traces if configured, trace ids in logs
+        builder.Services.AddTrustedProxies(); // X-Forwarded-For from the configured load balancers only
         builder.Services.AddAdmission(); // rate limits (per address, per conversation, the safety lane)
         builder.Services.AddBaselineSecurityHeaders();
         builder.Services.AddHostedService<HttpWarmUp>();
@@ -71,6 +72,7 @@ public static class BotServiceApp
 
         configure?.Invoke(builder);
         var app = builder.Build();
+        app.UseTrustedProxies(); // first: everything after sees the client's address, not the load balancer's
         app.UseBaselineSecurityHeaders(); // on every response, errors included
         app.UseExceptionHandler();
         app.UseStatusCodePages();

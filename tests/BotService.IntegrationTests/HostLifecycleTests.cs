@@ -70,6 +70,43 @@ public sealed class HostLifecycleTests
         Directory.Delete(root, recursive: true);
     }
 
+    [Fact]
+    public async Task Start_DataFolderOfARunningProcess_RefusesNamingTheFolder_AndStartsOnceThatProcessIsKilled()
+    {
+        // Arrange: a service process holding its data folder
+        await using var first = await ServiceProcess.StartAsync([]);
+        var start = () => ServiceFixture.StartAsync(RepoPaths.Knowledge, first.DataPath);
+
+        // Act: a second service on the same folder (one escalation outbox, one SQLite file, two memories of numbers)
+        var refused = await Record.ExceptionAsync(start);
+        Faults.Run("kill", "-KILL", first.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await WaitExitedAsync(first);
+        var (app, http) = await start();
+
+        // Assert: refused with the folder named; once the holder is gone (even by kill -9) the folder is free
+        try
+        {
+            Assert.NotNull(refused);
+            Assert.Contains($"Another service process is using the data folder {first.DataPath}", refused.ToString(), StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz/live")).StatusCode);
+        }
+        finally
+        {
+            http.Dispose();
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitExitedAsync(ServiceProcess process)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!process.HasExited)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
     [Theory]
     [InlineData("PostgreSQL", null, "ConnectionStrings:BotService is not set")]
     [InlineData("Sqlite", "Host=127.0.0.1;Database=botservice", "set Storage:Provider=PostgreSQL")]

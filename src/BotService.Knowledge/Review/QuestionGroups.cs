@@ -23,7 +23,7 @@ public sealed class QuestionTerms(IReadOnlySet<string> terms)
 }
 
 /// <summary>
-/// Groups similar questions for staff review (docs/decisions/0017-review-groups.md). Questions with the same key
+/// Groups similar questions for staff review (docs/decisions/0018-answer-feedback-and-review-groups.md). Questions with the same key
 /// terms form one group; then, biggest group first, a group takes in every smaller one whose key is at least
 /// <see cref="Threshold"/> similar to its own (Jaccard over the key terms). Deterministic: the same questions
 /// always give the same groups, so a group can be marked handled and found again.

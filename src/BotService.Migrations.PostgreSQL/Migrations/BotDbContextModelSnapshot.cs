@@ -114,6 +114,19 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                     b.ToTable("conversations", (string)null);
                 });
 
+            modelBuilder.Entity("BotService.Storage.Data.ConversationSeqRecord", b =>
+                {
+                    b.Property<string>("ConversationId")
+                        .HasColumnType("text");
+
+                    b.Property<long>("LastSeq")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("ConversationId");
+
+                    b.ToTable("conversation_seqs", (string)null);
+                });
+
             modelBuilder.Entity("BotService.Storage.Data.EscalationDeliveryRecord", b =>
                 {
                     b.Property<string>("EscalationKey")
@@ -416,6 +429,25 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                     b.HasIndex("EscalationId");
 
                     b.ToTable("escalation_notes", (string)null);
+                });
+
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>

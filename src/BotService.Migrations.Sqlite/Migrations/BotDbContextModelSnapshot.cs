@@ -118,6 +118,20 @@ namespace BotService.Storage.Data.Migrations
                     b.ToTable("conversations", (string)null);
                 });
 
+            modelBuilder.Entity("BotService.Storage.Data.ConversationSeqRecord", b =>
+                {
+                    b.Property<string>("ConversationId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LastSeq")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ConversationId");
+
+                    b.ToTable("conversation_seqs", (string)null);
+                });
+
             modelBuilder.Entity("BotService.Storage.Data.EscalationDeliveryRecord", b =>
                 {
                     b.Property<string>("EscalationKey")
@@ -450,6 +464,23 @@ namespace BotService.Storage.Data.Migrations
                     b.HasIndex("EscalationId");
 
                     b.ToTable("escalation_notes", (string)null);
+                });
+
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>

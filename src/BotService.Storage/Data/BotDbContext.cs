@@ -1,4 +1,5 @@
 using BotService.Storage.Staff;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 
@@ -9,8 +10,14 @@ namespace BotService.Storage.Data;
 /// types; the two differences are made here (times on SQLite, text lengths on PostgreSQL). It is also Identity's store
 /// (staff accounts and roles), so one database and one migration history hold everything.
 /// </summary>
-public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : IdentityDbContext(options)
+public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : IdentityDbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>ASP.NET Core Data Protection's key ring (sign-in cookies, antiforgery tokens), shared by every instance.</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    /// <summary>Per-conversation sequence numbers, when they come from the database (PostgreSQL; decision 0017).</summary>
+    public DbSet<ConversationSeqRecord> ConversationSeqs => Set<ConversationSeqRecord>();
+
     public DbSet<ConversationRecord> Conversations => Set<ConversationRecord>();
 
     public DbSet<MessageRecord> Messages => Set<MessageRecord>();
@@ -65,6 +72,13 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
             e.Property(c => c.Channel).HasMaxLength(50);
             e.Property(c => c.UserId).HasMaxLength(200);
         });
+        modelBuilder.Entity<ConversationSeqRecord>(e =>
+        {
+            e.ToTable("conversation_seqs");
+            e.HasKey(c => c.ConversationId);
+            e.Property(c => c.ConversationId).HasMaxLength(200);
+        });
+        modelBuilder.Entity<DataProtectionKey>().ToTable("data_protection_keys");
         modelBuilder.Entity<MessageRecord>(e =>
         {
             e.ToTable("messages");

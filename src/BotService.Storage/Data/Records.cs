@@ -16,6 +16,19 @@ public sealed class ConversationRecord
 }
 
 /// <summary>
+/// The last sequence number handed out in a conversation, when the numbers come from the database (PostgreSQL: any
+/// number of service instances append to one conversation). A row of its own, not a column of <c>conversations</c>:
+/// the transcript writer's transaction holds the conversation row's lock until it commits, and a reservation must not
+/// wait for another activity's commit (decision 0017).
+/// </summary>
+public sealed class ConversationSeqRecord
+{
+    public required string ConversationId { get; set; }
+
+    public long LastSeq { get; set; }
+}
+
+/// <summary>
 /// One activity of a transcript, incoming or outgoing, on any channel. Text is health data: it lives here and nowhere
 /// else (never in logs). <see cref="Seq"/> orders a conversation (it is the Direct Line watermark); rows the escalation
 /// dispatcher wrote before the transcript existed have none.

@@ -1,5 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace BotService.Storage.Data;
@@ -104,6 +106,14 @@ public static class StorageSetup
         {
             options.UseNpgsql(target.ConnectionString, o => o.MigrationsAssembly(PostgreSqlMigrationsAssembly));
         }
+
+        // EF Core logs every failed save and command at Error before throwing. Each caller here either handles the
+        // exception (a duplicate key from a race another writer won is the expected outcome of an idempotent insert)
+        // or logs it itself with what was being done, so EF's own lines are kept for debugging only: an operator's
+        // Error log then means something is wrong.
+        options.ConfigureWarnings(w => w.Log(
+            (CoreEventId.SaveChangesFailed, LogLevel.Debug),
+            (RelationalEventId.CommandError, LogLevel.Debug)));
     }
 
     /// <summary>

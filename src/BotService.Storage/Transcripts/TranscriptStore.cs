@@ -98,17 +98,24 @@ public sealed record TranscriptConversation(string Id, string Channel, string? U
 /// health data.
 /// </para>
 /// <para>
-/// One writer process only: the numbers come from this process's memory (<c>_lastSeq</c>). Two service processes on
-/// one PostgreSQL database would hand out the same numbers; the unique index on (ConversationId, Seq) then refuses the
-/// second write (a failed append, never a silently reordered transcript). Several instances need the numbering moved
-/// into the database's transaction, under the conversation row's lock, so that numbers follow commit order (issue 9,
-/// part 2; docs/decisions/0015-postgresql-migrations-per-provider.md, "Several writers").
+/// Where the numbers come from depends on the provider (decision 0017). SQLite: this process's memory
+/// (<c>_lastSeq</c>), one writer process per database file. PostgreSQL, where several instances may append to one
+/// conversation: the database, one autocommitted round trip per append (<c>conversation_seqs</c>, an upsert that adds
+/// the count and returns the new last number), so the early id is kept. Numbers then need not commit in number order
+/// (a number reserved on one instance may land after a higher one from another), so a reader must never move a
+/// client's watermark past a number that is reserved but not yet stored (<see cref="NumbersFromDatabase"/>; Direct
+/// Line's ConversationDelivery waits for such a gap). Each PostgreSQL commit also sends <see cref="NotifyChannel"/>
+/// with the id of every conversation it wrote (delivered to listeners at commit), so the other instances' streams
+/// learn of it.
 /// </para>
 /// </summary>
 public sealed partial class TranscriptStore : BackgroundService
 {
     /// <summary>The meter of <c>bot.transcript.commit.size</c> and <c>bot.transcript.commit.duration</c> (one point per group commit).</summary>
     public const string MeterName = "BotService.Storage";
+
+    /// <summary>The PostgreSQL channel each commit notifies with the id of every conversation it wrote.</summary>
+    public const string NotifyChannel = "botservice_transcript";
 
     /// <summary>Most requests one transaction takes; more wait for the next one (keeps one commit short).</summary>
     private const int MaxBatch = 512;
@@ -126,6 +133,7 @@ public sealed partial class TranscriptStore : BackgroundService
     private readonly StorageTarget _target;
     private readonly string _connectionString;
     private readonly string _sessionSetup;
+    private readonly NpgsqlDataSource? _reservations; // PostgreSQL: where sequence numbers are reserved
     private Writer? _writer; // the writer thread's alone
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
 
@@ -160,12 +168,26 @@ public sealed partial class TranscriptStore : BackgroundService
                 ApplicationName = "botservice-transcript-writer", MaxAutoPrepare = 8, AutoPrepareMinUsages = 2,
             }.ToString();
             _sessionSetup = normal ? "SET synchronous_commit = off;" : "SET synchronous_commit = on;";
+
+            // Reservations are short autocommitted upserts on a pool of their own; a row lock held elsewhere (another
+            // process locking the table) fails them after 2 s rather than holding a turn indefinitely.
+            _reservations = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_target.ConnectionString)
+            {
+                ApplicationName = "botservice-transcript-numbers", Timeout = 3, CommandTimeout = 5, Options = "-c lock_timeout=2000", MinPoolSize = 1,
+                MaxAutoPrepare = 4, AutoPrepareMinUsages = 2,
+            });
         }
 
         _database = database;
         _time = time;
         _log = log;
     }
+
+    /// <summary>
+    /// True when sequence numbers come from the database (PostgreSQL): several instances may number one conversation,
+    /// and a number may commit after a higher one. False (SQLite): this process numbers and commits in number order.
+    /// </summary>
+    public bool NumbersFromDatabase => _reservations is not null;
 
     /// <summary>The Direct Line style id of the <paramref name="seq"/>th activity of a conversation.</summary>
     public static string ActivityIdFor(string conversationId, long seq) => $"{conversationId}|{seq:D7}";
@@ -187,6 +209,11 @@ public sealed partial class TranscriptStore : BackgroundService
     /// </summary>
     public async ValueTask<TranscriptWrite> BeginAppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
     {
+        if (_reservations is not null && items.Count > 0)
+        {
+            return await ReserveAndQueueAsync(items, cancellationToken);
+        }
+
         if (TryBeginAppend(items, out var queued))
         {
             return queued;
@@ -231,6 +258,12 @@ public sealed partial class TranscriptStore : BackgroundService
             return true;
         }
 
+        if (_reservations is not null)
+        {
+            write = null; // numbers come from the database: a round trip
+            return false;
+        }
+
         var request = new Request(items, null);
         var reserved = new TranscriptPosition[items.Count];
         lock (_reserve)
@@ -256,6 +289,56 @@ public sealed partial class TranscriptStore : BackgroundService
 
         write = new TranscriptWrite(reserved, Completion(request)) { Request = request };
         return true;
+    }
+
+    /// <summary>
+    /// PostgreSQL: reserves each conversation's numbers in the database (one autocommitted upsert per conversation of
+    /// the append), then queues the append. Numbers reserved here may commit after higher ones reserved by another
+    /// instance; readers wait for such gaps (<see cref="NumbersFromDatabase"/>).
+    /// </summary>
+    private async Task<TranscriptWrite> ReserveAndQueueAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
+    {
+        _database.EnsureReady();
+        var reserved = new TranscriptPosition[items.Count];
+        foreach (var group in Enumerable.Range(0, items.Count).GroupBy(i => items[i].ConversationId, StringComparer.Ordinal))
+        {
+            var indexes = group.ToArray();
+            long last;
+            try
+            {
+                last = await ReserveAsync(group.Key, indexes.Length, cancellationToken);
+            }
+            catch (NpgsqlException e) when (e.IsTransient)
+            {
+                // A pooled session the server ended (a restart, a failover) fails once: try once more on a new one.
+                ReservationSessionLost(_log, e.GetType().Name, e.Message);
+                _reservations!.Clear();
+                last = await ReserveAsync(group.Key, indexes.Length, cancellationToken);
+            }
+
+            for (var k = 0; k < indexes.Length; k++)
+            {
+                var seq = last - indexes.Length + 1 + k;
+                var item = items[indexes[k]];
+                reserved[indexes[k]] = new TranscriptPosition(seq, item.ActivityId ?? ActivityIdFor(item.ConversationId, seq), false);
+            }
+        }
+
+        var request = new Request(items, null) { Reserved = reserved };
+        Enqueue(request);
+        return new TranscriptWrite(reserved, Completion(request)) { Request = request };
+    }
+
+    private async Task<long> ReserveAsync(string conversationId, int count, CancellationToken cancellationToken)
+    {
+        await using var command = _reservations!.CreateCommand("""
+            INSERT INTO conversation_seqs ("ConversationId", "LastSeq") VALUES ($1, $2)
+            ON CONFLICT ("ConversationId") DO UPDATE SET "LastSeq" = conversation_seqs."LastSeq" + excluded."LastSeq"
+            RETURNING "LastSeq"
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = conversationId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = count });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static async Task<IReadOnlyList<TranscriptPosition>> Completion(Request request)
@@ -312,6 +395,7 @@ public sealed partial class TranscriptStore : BackgroundService
     {
         base.Dispose();
         _wake.Dispose();
+        _reservations?.Dispose();
     }
 
     /// <summary>Queues a request. A caller may stop waiting for it; the write still happens (it may be on the disk already).</summary>
@@ -323,7 +407,29 @@ public sealed partial class TranscriptStore : BackgroundService
         }
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_reservations is not null)
+        {
+            // One reservation session opened now (and kept: MinPoolSize), so the first turn, perhaps a crisis, does
+            // not pay for a connection on top of its round trip.
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await using var warm = await _reservations.OpenConnectionAsync(stoppingToken);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // the database is not there yet: the first reservation opens it
+                }
+            }, CancellationToken.None);
+        }
+
+        return StartWriter();
+    }
+
+    private Task StartWriter() =>
         // Its own thread: SQLite's calls are synchronous (a commit waits for the disk's flush), and a thread-pool
         // thread blocked on fsync is one of two on this kind of machine. PostgreSQL's commit is a round trip that
         // waits for the server's flush; the same synchronous writer serves it.
@@ -490,6 +596,14 @@ public sealed partial class TranscriptStore : BackgroundService
             request.Positions = positions;
         }
 
+        if (sql.Notify is { } notify)
+        {
+            foreach (var conversation in touched)
+            {
+                notify.Scalar(NotifyChannel, ServiceInstance.Payload(conversation)); // delivered to every listener at commit, not before
+            }
+        }
+
         tx.Commit();
         lock (_reserve)
         {
@@ -557,7 +671,7 @@ public sealed partial class TranscriptStore : BackgroundService
     {
         private readonly DbConnection _connection;
 
-        private Writer(DbConnection connection, int generation)
+        private Writer(DbConnection connection, bool sqlite, int generation)
         {
             _connection = connection;
             Generation = generation;
@@ -578,6 +692,7 @@ public sealed partial class TranscriptStore : BackgroundService
                 ON CONFLICT ("ConversationId", "ActivityId") DO UPDATE SET "Seq" = excluded."Seq", "Type" = excluded."Type",
                     "ActivityJson" = excluded."ActivityJson" WHERE messages."Seq" IS NULL
                 """);
+            Notify = sqlite ? null : new(connection, "SELECT pg_notify(@p0, @p1)");
         }
 
         public int Generation { get; }
@@ -589,6 +704,9 @@ public sealed partial class TranscriptStore : BackgroundService
         public Statement FindActivity { get; }
 
         public Statement UpsertActivity { get; }
+
+        /// <summary>PostgreSQL only: tells the other instances which conversations a commit wrote.</summary>
+        public Statement? Notify { get; }
 
         public static Writer Open(bool sqlite, string connectionString, string sessionSetup, int generation)
         {
@@ -602,7 +720,7 @@ public sealed partial class TranscriptStore : BackgroundService
                     setup.ExecuteNonQuery();
                 }
 
-                return new Writer(connection, generation);
+                return new Writer(connection, sqlite, generation);
             }
             catch
             {
@@ -618,6 +736,7 @@ public sealed partial class TranscriptStore : BackgroundService
             CreateConversation.Enlist(tx);
             FindActivity.Enlist(tx);
             UpsertActivity.Enlist(tx);
+            Notify?.Enlist(tx);
             return tx;
         }
 
@@ -627,6 +746,7 @@ public sealed partial class TranscriptStore : BackgroundService
             CreateConversation.Dispose();
             FindActivity.Dispose();
             UpsertActivity.Dispose();
+            Notify?.Dispose();
             _connection.Dispose(); // back to its pool, which Database.Invalidate clears when the database is in doubt
         }
     }
@@ -677,6 +797,9 @@ public sealed partial class TranscriptStore : BackgroundService
 
     [LoggerMessage(2203, LogLevel.Warning, "Transcript: the writer's database session failed ({Error}: {Detail}); writing the batch again on a new one")]
     private static partial void SessionLost(ILogger logger, string error, string detail);
+
+    [LoggerMessage(2204, LogLevel.Warning, "Transcript: reserving sequence numbers failed on a pooled session ({Error}: {Detail}); trying once more on a new one")]
+    private static partial void ReservationSessionLost(ILogger logger, string error, string detail);
 
     [LoggerMessage(2202, LogLevel.Error, "Transcript: a batch of {Requests} requests could not be written ({Error}: {Detail})")]
     private static partial void WriteFailed(ILogger logger, int requests, string error, string detail);

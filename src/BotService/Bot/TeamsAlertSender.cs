@@ -58,9 +58,33 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
     private volatile bool _noChannel;
     private bool _toldNoChannel;
 
+    private readonly Hosting.InstanceSignals? _signals;
+    private readonly Hosting.SingleInstanceWork? _single;
+
     public TeamsAlertSender(Database database, IServiceProvider services, TeamsAlertChannels channels, TrustedServiceUrls trusted,
-        IOptions<TeamsOptions> teams, IOptions<EscalationOptions> options, TimeProvider time, ILogger<TeamsAlertSender> log)
+        IOptions<TeamsOptions> teams, IOptions<EscalationOptions> options, TimeProvider time, ILogger<TeamsAlertSender> log,
+        Hosting.InstanceSignals? signals = null, Hosting.SingleInstanceWork? single = null)
     {
+        // Several instances (decision 0017): only the holder of the single-instance lock sends; the others' wake-ups
+        // reach it through the database's notifications, and it looks again when it takes the lock over.
+        _signals = signals;
+        _single = single;
+        if (signals is { Enabled: true })
+        {
+            signals.Received += (channel, _) =>
+            {
+                if (channel is Hosting.InstanceSignals.TeamsChannel or Hosting.InstanceSignals.EscalationChannel)
+                {
+                    WakeHere();
+                }
+            };
+        }
+
+        if (single is not null)
+        {
+            single.Acquired += WakeHere;
+        }
+
         _database = database;
         _services = services;
         _channels = channels;
@@ -72,8 +96,18 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
         channels.Changed += Wake;
     }
 
-    /// <summary>Something may be waiting: run a pass soon (not before a backoff in progress ends).</summary>
+    /// <summary>Something may be waiting: run a pass soon (not before a backoff in progress ends), here or on the
+    /// instance that sends.</summary>
     public void Wake()
+    {
+        WakeHere();
+        if (_single is { IsHeld: false })
+        {
+            _signals?.Send(Hosting.InstanceSignals.TeamsChannel, "wake");
+        }
+    }
+
+    private void WakeHere()
     {
         if (_wake.CurrentCount == 0)
         {
@@ -125,6 +159,12 @@ internal sealed partial class TeamsAlertSender : BackgroundService, IEscalationC
             if (now < _retryAt)
             {
                 wait = _retryAt - now; // a wake-up during a backoff does not cut it short
+            }
+            else if (_single is { IsHeld: false })
+            {
+                // Another instance sends; this one waits to be woken (it may take the lock over).
+                _waiting = 0;
+                _noChannel = false;
             }
             else
             {

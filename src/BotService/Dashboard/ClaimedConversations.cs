@@ -32,13 +32,14 @@ internal sealed partial class ClaimedConversations(Database database, ILogger<Cl
         }
     }
 
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (!database.MayHoldData)
-        {
-            return; // a new service: nothing is claimed (and creating the database is the first write's job, not the start's)
-        }
+    public Task StartAsync(CancellationToken cancellationToken) =>
+        database.MayHoldData
+            ? ReloadAsync(cancellationToken)
+            : Task.CompletedTask; // a new service: nothing is claimed (and creating the database is the first write's job, not the start's)
 
+    /// <summary>Reads every claimed conversation again (at start, and after changes from other instances may have been missed).</summary>
+    public async Task ReloadAsync(CancellationToken cancellationToken)
+    {
         try
         {
             await using var db = database.Open();
@@ -47,6 +48,11 @@ internal sealed partial class ClaimedConversations(Database database, ILogger<Cl
             foreach (var id in ids)
             {
                 _claimed[id] = 0;
+            }
+
+            foreach (var gone in _claimed.Keys.Except(ids, StringComparer.Ordinal).ToList())
+            {
+                _claimed.TryRemove(gone, out _);
             }
 
             Loaded(log, ids.Count);

@@ -51,6 +51,7 @@ internal static class DashboardApi
         services.AddSingleton<IVisitorReplySender, DirectLine.DirectLineReplySender>(); // Direct Line delivers; other channels: transcript only
         services.AddSingleton<ClaimedConversations>();
         services.AddHostedService(sp => sp.GetRequiredService<ClaimedConversations>());
+        services.AddHostedService<DashboardSignals>(); // several instances: the others' escalation changes
         services.AddSingleton<EscalationBoard>();
         services.AddSingleton<ReviewBoard>();
         services.AddSingleton<RetentionJob>();

@@ -27,7 +27,7 @@ internal sealed partial class DashboardJsonContext : JsonSerializerContext;
 /// Fans dashboard events out to every open SSE stream. Each subscriber has a small bounded buffer; a stalled browser
 /// loses old events (it re-fetches the whole queue on the next one), never slows the others.
 /// </summary>
-internal sealed partial class DashboardEvents(ILogger<DashboardEvents> log) : Bot.IStaffPresence
+internal sealed partial class DashboardEvents(ILogger<DashboardEvents> log, Hosting.InstanceSignals? signals = null) : Bot.IStaffPresence
 {
     /// <summary>A signed-in dashboard holds an event stream open: that is a member of staff on duty.</summary>
     public bool AnyoneOnDuty => !_subscribers.IsEmpty;
@@ -36,7 +36,16 @@ internal sealed partial class DashboardEvents(ILogger<DashboardEvents> log) : Bo
 
     public int Subscribers => _subscribers.Count;
 
+    /// <summary>Tells this instance's open dashboards, and the other instances' (ids and kind only: each reads the row
+    /// and tells its own; decision 0017).</summary>
     public void Publish(DashboardEvent e)
+    {
+        PublishLocal(e);
+        signals?.Send(Hosting.InstanceSignals.EscalationChannel, $"{e.Kind} {e.EscalationId:D}");
+    }
+
+    /// <summary>Tells this instance's open dashboards only (an event another instance announced).</summary>
+    public void PublishLocal(DashboardEvent e)
     {
         foreach (var channel in _subscribers.Values)
         {
@@ -110,4 +119,65 @@ internal sealed class DashboardNotifier(Database database, DashboardEvents event
         var record = await db.Escalations.AsNoTracking().SingleAsync(e => e.Key == escalation.Key, cancellationToken);
         events.Publish(EscalationBoard.ToEvent("escalation", record));
     }
+}
+
+/// <summary>
+/// Keeps this instance's dashboards and claimed conversations in step with the other instances' (PostgreSQL): an
+/// escalation stored, claimed, resolved, reopened or overdue elsewhere arrives as its kind and id; the row is read
+/// here, <see cref="ClaimedConversations"/> updated first (so the bot is quiet here as soon as a dashboard could show
+/// the claim), then the event goes to this instance's open queues. After the listener reconnects, the claimed set is
+/// read again in full (changes meanwhile were missed).
+/// </summary>
+internal sealed partial class DashboardSignals(
+    Hosting.InstanceSignals signals, Database database, DashboardEvents events, ClaimedConversations claimed, ILogger<DashboardSignals> log)
+    : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (signals.Enabled)
+        {
+            signals.Received += OnReceived;
+            signals.Reconnected += OnReconnected;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        signals.Received -= OnReceived;
+        signals.Reconnected -= OnReconnected;
+        return Task.CompletedTask;
+    }
+
+    private void OnReceived(string channel, string message)
+    {
+        var space = message.IndexOf(' ', StringComparison.Ordinal);
+        if (channel == Hosting.InstanceSignals.EscalationChannel && space > 0 && Guid.TryParse(message.AsSpan(space + 1), out var id))
+        {
+            _ = AnnounceAsync(message[..space], id);
+        }
+    }
+
+    private void OnReconnected() => _ = claimed.ReloadAsync(CancellationToken.None);
+
+    private async Task AnnounceAsync(string kind, Guid id)
+    {
+        try
+        {
+            await using var db = database.Open();
+            if (await db.Escalations.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id) is { } e)
+            {
+                await claimed.RefreshAsync(e.ConversationId, CancellationToken.None);
+                events.PublishLocal(EscalationBoard.ToEvent(kind, e));
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Failed(log, id, e.GetType().Name);
+        }
+    }
+
+    [LoggerMessage(8040, LogLevel.Warning, "An escalation change from another instance ({EscalationId}) could not be read ({Error}); this instance's dashboards see it on their next refresh")]
+    private static partial void Failed(ILogger logger, Guid escalationId, string error);
 }

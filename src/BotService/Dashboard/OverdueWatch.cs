@@ -20,10 +20,12 @@ internal interface IOverdueListener
 /// is re-alerted once: an <c>overdue</c> event to every open dashboard (the page announces it), a warning in the
 /// log (ids only), and the <see cref="IOverdueListener"/>s (Teams: a reply in the alert's thread). After a restart an
 /// overdue emergency is alerted again on the dashboard, which errs on the side of telling someone; Teams remembers.
+/// With several instances it runs on the one holding <see cref="Hosting.SingleInstanceWork"/> (each would alert every
+/// dashboard once more); its events reach the others' dashboards through <see cref="DashboardEvents.Publish"/>.
 /// </summary>
 internal sealed partial class OverdueWatch(
     Database database, DashboardEvents events, IOptions<DashboardOptions> options, IEnumerable<IOverdueListener> listeners, TimeProvider time,
-    ILogger<OverdueWatch> log) : BackgroundService
+    ILogger<OverdueWatch> log, Hosting.SingleInstanceWork? single = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, byte> _alerted = new();
 
@@ -39,6 +41,11 @@ internal sealed partial class OverdueWatch(
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
+                if (single is { IsHeld: false })
+                {
+                    continue; // another instance watches (its overdue events reach this one's dashboards too)
+                }
+
                 try
                 {
                     await CheckOnceAsync(stoppingToken);

@@ -8,11 +8,14 @@ namespace BotService.Dashboard;
 
 /// <summary>
 /// Purges transcript text older than <see cref="RetentionOptions.Days"/>: messages, the internal notes of resolved
-/// escalations, and the questions (with their answers and votes) kept for the review page. A conversation with an open or claimed escalation keeps everything until staff resolve it. Escalation
-/// rows (rule ids and spans, no text) and the audit trail stay. Every run that purges anything is audited.
+/// escalations, and the questions (with their answers and votes) kept for the review page. A conversation with an
+/// open or claimed escalation keeps everything until staff resolve it. Escalation rows (rule ids and spans, no text)
+/// and the audit trail stay. Every run that purges anything is audited. With several instances only the one holding
+/// <see cref="Hosting.SingleInstanceWork"/> purges.
 /// </summary>
 internal sealed partial class RetentionJob(
-    Database database, AuditLog audit, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionJob> log) : BackgroundService
+    Database database, AuditLog audit, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionJob> log,
+    Hosting.SingleInstanceWork? single = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -22,6 +25,11 @@ internal sealed partial class RetentionJob(
             using var timer = new PeriodicTimer(options.Value.Interval, time);
             do
             {
+                if (single is { IsHeld: false })
+                {
+                    continue; // another instance purges (each purge would be audited once more)
+                }
+
                 try
                 {
                     await PurgeOnceAsync(stoppingToken);

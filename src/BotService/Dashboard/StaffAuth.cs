@@ -4,6 +4,7 @@ using BotService.Storage.Staff;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Identity;
 
 namespace BotService.Dashboard;
@@ -39,6 +40,11 @@ internal static class StaffAuth
             })
             .AddEntityFrameworkStores<BotDbContext>()
             .AddDefaultTokenProviders();
+
+        // The keys that protect sign-in cookies and antiforgery tokens live in the database, so every instance on it
+        // accepts the others' (a sign-in on one, the next click on another); the application name keeps them
+        // independent of where each instance is installed (decision 0017).
+        services.AddDataProtection().SetApplicationName("BotService").PersistKeysToDbContext<BotDbContext>();
 
         // A disabled account (users disable) gets a new security stamp; signed-in cookies are re-checked this often.
         services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.FromMinutes(1));

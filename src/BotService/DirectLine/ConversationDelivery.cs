@@ -7,7 +7,10 @@ internal readonly record struct Deliverable(long Seq, string Type, string Json);
 
 /// <summary>What a client gets after a watermark: activities in the transcript's order, and the watermark after them
 /// (past numbers that hold nothing for a client, such as a write that failed). <paramref name="More"/>: read again.</summary>
-internal sealed record DeliveryPage(IReadOnlyList<Deliverable> Activities, long Watermark, bool More);
+/// <param name="Ahead">Numbers from several instances only (<see cref="TranscriptStore.NumbersFromDatabase"/>): crisis
+/// replies of this instance that wait behind another instance's write in progress. A socket sends them at once without
+/// moving its watermark, and passes over them when their turn comes; a poll does not take them.</param>
+internal sealed record DeliveryPage(IReadOnlyList<Deliverable> Activities, long Watermark, bool More, IReadOnlyList<Deliverable>? Ahead = null);
 
 /// <summary>
 /// The order in which one conversation's activities reach its clients (the WebSocket and the polling GET): strictly
@@ -27,6 +30,15 @@ internal sealed record DeliveryPage(IReadOnlyList<Deliverable> Activities, long 
 /// write failing later leaves out of the transcript (decision 0016).
 /// </para>
 /// <para>
+/// With numbers from the database (PostgreSQL, where several instances may append to one conversation; decision 0017)
+/// this list knows only this instance's numbers: the others' arrive as committed rows (each commit notifies every
+/// instance, which wakes the socket). A client then gets the contiguous run after its watermark, from the transcript
+/// and from here; a missing number with later ones present is a write in progress elsewhere (or one that failed
+/// there) and holds back the later ones for at most <see cref="MaxHold"/> from when it was first seen, then is passed
+/// over. A crisis reply of this instance does not wait behind such a gap: the socket sends it at once without moving
+/// its watermark (<see cref="DeliveryPage.Ahead"/>), and if its numbers cannot be reserved in time, unnumbered.
+/// </para>
+/// <para>
 /// Numbers at or below <c>_final</c> are final (committed, so in any read of the transcript begun since, or never to be
 /// stored) and are read from the transcript; later ones are served from here. Entries are let go in order once final
 /// and sent by the attached socket (at once when none is attached), so this holds only what is being written or not
@@ -40,7 +52,12 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
 
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _numbering = new(1, 1);
+    /// <summary>How long a crisis reply waits for its numbers from the database before it is sent unnumbered.</summary>
+    public static readonly TimeSpan UrgentReserveBudget = TimeSpan.FromMilliseconds(500);
+
     private readonly List<Entry> _entries = []; // in number order, all above _final
+    private readonly HashSet<long> _failed = []; // numbers from the database: this instance's writes that failed for good
+    private readonly Dictionary<long, DateTimeOffset> _gaps = []; // numbers from the database: missing, since when
     private long? _final; // null: nothing numbered here yet (everything in the transcript then is final)
     private long _firstNumbered;
     private StreamConnection? _stream;
@@ -105,9 +122,34 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
         ArgumentOutOfRangeException.ThrowIfZero(items.Count);
         await _numbering.WaitAsync(cancellationToken);
         TranscriptWrite write;
+        string?[]? pushedUnnumbered = null;
         try
         {
-            write = await transcript.BeginAppendAsync(items, cancellationToken);
+            if (urgent && transcript.NumbersFromDatabase)
+            {
+                // The numbers are a round trip away; a crisis reply does not wait for a database that is down or slow.
+                var reserving = transcript.BeginAppendAsync(items, cancellationToken).AsTask();
+                if (await Task.WhenAny(reserving, Task.Delay(UrgentReserveBudget, time, CancellationToken.None)) != reserving || reserving.IsFaulted)
+                {
+                    pushedUnnumbered = PushUnnumbered(items);
+                }
+
+                try
+                {
+                    write = await reserving;
+                }
+                catch (Exception e) when (e is not OutOfMemoryException && pushedUnnumbered is not null)
+                {
+                    // Sent, not stored: the caller reports the failed write (its escalation is in the outbox).
+                    var provisional = pushedUnnumbered.Select((id, i) => new TranscriptPosition(0, id ?? ProvisionalId(), false)).ToArray();
+                    return new TranscriptWrite(provisional, Task.FromException<IReadOnlyList<TranscriptPosition>>(e));
+                }
+            }
+            else
+            {
+                write = await transcript.BeginAppendAsync(items, cancellationToken);
+            }
+
             var now = time.GetUtcNow();
             var entries = new Entry[write.Reserved.Count];
             for (var i = 0; i < entries.Length; i++)
@@ -135,6 +177,14 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
                         entry.Released = true;
                     }
                 }
+
+                if (pushedUnnumbered is not null)
+                {
+                    foreach (var entry in entries)
+                    {
+                        _stream?.MarkSentAhead(entry.Seq); // this socket has it already (unnumbered)
+                    }
+                }
             }
         }
         finally
@@ -146,6 +196,29 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
         Stream?.Wake();
         return write;
     }
+
+    /// <summary>
+    /// A crisis reply whose numbers could not be had in time: sent to this instance's socket now, without a watermark
+    /// (as typing is), so it reaches the visitor whatever the database does. Returns the provisional ids used.
+    /// </summary>
+    private string?[] PushUnnumbered(IReadOnlyList<TranscriptAppend> items)
+    {
+        var ids = new string?[items.Count];
+        var stream = Stream;
+        for (var i = 0; i < items.Count; i++)
+        {
+            ids[i] = items[i].ActivityId ?? ProvisionalId();
+            if (items[i].RenderJson is { } render && DirectLineChannel.VisibleToClient(items[i].Type))
+            {
+                stream?.SendUnnumbered(render(ids[i]!, 0));
+            }
+        }
+
+        SentUnnumbered(log, conversationId, items.Count, stream is not null);
+        return ids;
+    }
+
+    private string ProvisionalId() => conversationId + "|u" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
 
     private async Task TrackAsync(TranscriptWrite write)
     {
@@ -169,6 +242,15 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
                 {
                     // A retried id keeps its first place; nothing new was stored under this number.
                     entry.State = landed is not null && landed[i].Seq == entry.Seq && !landed[i].AlreadyStored ? EntryState.Stored : EntryState.Failed;
+                    if (entry.State == EntryState.Failed && transcript.NumbersFromDatabase)
+                    {
+                        if (_failed.Count > 10_000)
+                        {
+                            _failed.Clear(); // bounded; a number forgotten here is passed over after MaxHold instead
+                        }
+
+                        _failed.Add(entry.Seq); // never in the transcript: not a gap to wait for
+                    }
                 }
             }
 
@@ -204,14 +286,25 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
     {
         lock (_lock)
         {
-            var holding = _entries.Find(e => e.State == EntryState.Writing && !e.Released);
-            return holding?.Numbered + MaxHold;
+            var holding = _entries.Find(e => e.State == EntryState.Writing && !e.Released)?.Numbered + MaxHold;
+            if (_gaps.Count > 0)
+            {
+                var gap = _gaps.Values.Min() + MaxHold;
+                holding = holding is { } h && h < gap ? h : gap;
+            }
+
+            return holding;
         }
     }
 
     /// <summary>The activities after <paramref name="after"/> that may go to a client now, in order, at most <paramref name="max"/>.</summary>
     public async Task<DeliveryPage> ReadAfterAsync(long after, int max, CancellationToken cancellationToken)
     {
+        if (transcript.NumbersFromDatabase)
+        {
+            return await ReadContiguousAsync(after, max, cancellationToken);
+        }
+
         long? final;
         Entry[] pending;
         var now = time.GetUtcNow();
@@ -293,6 +386,100 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
         return new DeliveryPage(activities, watermark, More: false);
     }
 
+    /// <summary>
+    /// <see cref="ReadAfterAsync"/> when several instances number the conversation: the committed rows after the
+    /// watermark and this instance's entries, merged by number, handed out while contiguous. A number that is missing
+    /// while later ones exist (reserved elsewhere, not committed yet) holds back the rest for <see cref="MaxHold"/>
+    /// from when it was first seen; this instance's own writes hold back as on one instance.
+    /// </summary>
+    private async Task<DeliveryPage> ReadContiguousAsync(long after, int max, CancellationToken cancellationToken)
+    {
+        var rows = await transcript.ReadAfterAsync(conversationId, after, max, cancellationToken);
+        var now = time.GetUtcNow();
+        var known = new SortedDictionary<long, (Entry? Local, TranscriptEntry? Row)>();
+        foreach (var row in rows)
+        {
+            known[row.Seq] = (null, row);
+        }
+
+        var activities = new List<Deliverable>();
+        List<Deliverable>? ahead = null;
+        var watermark = after;
+        var more = false;
+        lock (_lock)
+        {
+            foreach (var entry in _entries.Where(e => e.Seq > after))
+            {
+                known[entry.Seq] = (entry, known.TryGetValue(entry.Seq, out var k) ? k.Row : null);
+            }
+
+            var last = known.Count > 0 ? known.Keys.Max() : after;
+            var expected = after + 1;
+            while (expected <= last)
+            {
+                if (activities.Count == max)
+                {
+                    more = true;
+                    break;
+                }
+
+                if (known.TryGetValue(expected, out var at))
+                {
+                    _gaps.Remove(expected);
+                    if (at.Row is null && at.Local is { State: EntryState.Writing, Released: false } writing)
+                    {
+                        if (now - writing.Numbered < MaxHold)
+                        {
+                            break; // this instance's write in progress holds back the rest
+                        }
+
+                        writing.Released = true;
+                        HeldTooLong(log, conversationId, writing.Seq, MaxHold.TotalSeconds);
+                    }
+
+                    var json = at.Row is { } r ? r.ActivityJson : at.Local!.State == EntryState.Failed ? null : at.Local.Json;
+                    if (json is not null)
+                    {
+                        activities.Add(new Deliverable(expected, at.Row?.Type ?? at.Local!.Type, json));
+                    }
+                }
+                else if (!_failed.Contains(expected))
+                {
+                    // Reserved by another instance and not committed yet, or failed there: wait for it, for a while.
+                    if (!_gaps.TryGetValue(expected, out var since))
+                    {
+                        _gaps[expected] = since = now;
+                    }
+
+                    if (now - since < MaxHold)
+                    {
+                        ahead = [.. known.Where(k => k.Key > expected && k.Value.Local is { Released: true, State: not EntryState.Failed, Json: not null })
+                            .Select(k => new Deliverable(k.Key, k.Value.Local!.Type, k.Value.Local.Json!))];
+                        break;
+                    }
+
+                    _gaps.Remove(expected);
+                    GapPassed(log, conversationId, expected, MaxHold.TotalSeconds);
+                }
+
+                watermark = expected;
+                expected++;
+            }
+
+            if (_gaps.Count > 1_000)
+            {
+                _gaps.Clear(); // bounded: a gap forgotten is waited for afresh
+            }
+        }
+
+        if (!more && rows.Count == max && watermark >= rows[^1].Seq)
+        {
+            more = true; // more committed rows to read
+        }
+
+        return new DeliveryPage(activities, watermark, more, ahead is { Count: > 0 } ? ahead : null);
+    }
+
     private enum EntryState
     {
         Writing,
@@ -315,6 +502,12 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
 
         public volatile bool Released;
     }
+
+    [LoggerMessage(8007, LogLevel.Warning, "Direct Line: activity {Seq} of {ConversationId} was not in the transcript {Seconds} s after a later one (reserved by another instance, not committed); passed over")]
+    private static partial void GapPassed(ILogger logger, string conversationId, long seq, double seconds);
+
+    [LoggerMessage(8008, LogLevel.Error, "Direct Line: {Count} crisis replies of {ConversationId} sent unnumbered (to a socket: {Socket}): their sequence numbers could not be reserved in time")]
+    private static partial void SentUnnumbered(ILogger logger, string conversationId, int count, bool socket);
 
     [LoggerMessage(8006, LogLevel.Warning, "Direct Line: activity {Seq} of {ConversationId} was neither stored nor failed after {Seconds} s; sent ahead of its write so it stops holding back the conversation")]
     private static partial void HeldTooLong(ILogger logger, string conversationId, long seq, double seconds);

@@ -33,19 +33,49 @@ internal sealed class DirectLineConversation(string id, string userId, Conversat
 /// <see cref="BotPipeline"/> as every channel; since this adapter has to store activities to number them, it marks the
 /// turn so the transcript middleware does not store them again.
 /// </summary>
-internal sealed partial class DirectLineChannel(
-    TranscriptStore transcript,
-    BotPipeline pipeline,
-    IOptions<DirectLineOptions> options,
-    TimeProvider time,
-    IHostApplicationLifetime lifetime,
-    ILogger<DirectLineChannel> log)
+internal sealed partial class DirectLineChannel
 {
     public const string ChannelId = "directline";
     private const int MaxCached = 20_000;
 
     private readonly ConcurrentDictionary<string, DirectLineConversation> _conversations = new(StringComparer.Ordinal);
-    private readonly DirectLineOptions _options = options.Value;
+    private readonly DirectLineOptions _options;
+    private readonly TranscriptStore transcript;
+    private readonly BotPipeline pipeline;
+    private readonly TimeProvider time;
+    private readonly IHostApplicationLifetime lifetime;
+    private readonly ILogger<DirectLineChannel> log;
+
+    public DirectLineChannel(TranscriptStore transcript, BotPipeline pipeline, IOptions<DirectLineOptions> options, TimeProvider time,
+        IHostApplicationLifetime lifetime, ILogger<DirectLineChannel> log, Hosting.InstanceSignals? signals = null)
+    {
+        this.transcript = transcript;
+        this.pipeline = pipeline;
+        _options = options.Value;
+        this.time = time;
+        this.lifetime = lifetime;
+        this.log = log;
+        if (signals is not null)
+        {
+            // Another instance committed activities of a conversation (its welcome, a reply, a staff message): wake
+            // this instance's socket of it, which reads the transcript after its watermark. After the listener was
+            // reconnected, every socket may be behind: wake them all.
+            signals.Received += (channel, conversationId) =>
+            {
+                if (channel == TranscriptStore.NotifyChannel && _conversations.TryGetValue(conversationId, out var c))
+                {
+                    c.Stream?.Wake();
+                }
+            };
+            signals.Reconnected += () =>
+            {
+                foreach (var c in _conversations.Values)
+                {
+                    c.Stream?.Wake();
+                }
+            };
+        }
+    }
 
     public ChannelAccount Bot => new() { Id = _options.BotId, Name = _options.BotName, Role = "bot" };
 
@@ -134,10 +164,21 @@ internal sealed partial class DirectLineChannel(
         Task<IReadOnlyList<TranscriptPosition>>? stored = null;
         if (stamped.Type != ActivityTypes.Typing) // typing is WebSocket-only and not part of the transcript
         {
-            var write = await conversation.Delivery.AppendAsync([ToAppend(conversation, stamped, TranscriptRoles.Visitor)], urgent: false, cancellationToken);
-            id = write.Reserved[0].ActivityId;
+            try
+            {
+                var write = await conversation.Delivery.AppendAsync([ToAppend(conversation, stamped, TranscriptRoles.Visitor)], urgent: false, cancellationToken);
+                id = write.Reserved[0].ActivityId;
+                stored = write.Completion;
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException && transcript.NumbersFromDatabase)
+            {
+                // Its number could not be reserved (the database is down): the activity is not stored and the POST
+                // fails, but its turn still runs, so an emergency is escalated (the outbox) and answered (unnumbered).
+                id = conversation.Id + "|u" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+                stored = Task.FromException<IReadOnlyList<TranscriptPosition>>(e);
+            }
+
             stamped = stamped with { Id = id };
-            stored = write.Completion;
         }
 
         var turn = RunTurnAsync(conversation, stamped);
@@ -374,6 +415,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
 {
     private static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(10);
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _typing = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _ahead = new(); // sent before their turn
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _wake = new();
     private long _sent = watermark;
@@ -396,6 +438,18 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
             Wake();
         }
     }
+
+    /// <summary>An activity sent at once without a watermark, as typing is: a crisis reply whose numbers could not be
+    /// reserved in time (never dropped, unlike typing over the bound).</summary>
+    public void SendUnnumbered(string json)
+    {
+        _typing.Enqueue(json);
+        Wake();
+    }
+
+    /// <summary>This socket already has the activity numbered <paramref name="seq"/> (sent ahead of its turn): when its
+    /// turn comes it is passed over, not sent again.</summary>
+    public void MarkSentAhead(long seq) => _ahead.TryAdd(seq, 0);
 
     /// <summary>The send loop: until the socket fails, <paramref name="cancellationToken"/> fires, or a close is asked for.</summary>
     public async Task SendUntilClosedAsync(TimeSpan keepAliveInterval, CancellationToken cancellationToken)
@@ -431,8 +485,21 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
                     page = await delivery.ReadAfterAsync(_sent, 200, cancellationToken);
                     foreach (var activity in page.Activities.Where(a => DirectLineChannel.VisibleToClient(a.Type)))
                     {
-                        await SendAsync(DirectLineChannel.ActivitySet([activity.Json], activity.Seq), cancellationToken);
+                        if (_ahead.IsEmpty || !_ahead.TryRemove(activity.Seq, out _))
+                        {
+                            await SendAsync(DirectLineChannel.ActivitySet([activity.Json], activity.Seq), cancellationToken);
+                        }
+
                         Volatile.Write(ref _sent, activity.Seq);
+                    }
+
+                    // Crisis replies waiting behind another instance's write: now, without moving the watermark.
+                    foreach (var activity in page.Ahead ?? [])
+                    {
+                        if (DirectLineChannel.VisibleToClient(activity.Type) && _ahead.TryAdd(activity.Seq, 0))
+                        {
+                            await SendAsync(DirectLineChannel.ActivitySet([activity.Json], _sent), cancellationToken);
+                        }
                     }
 
                     Volatile.Write(ref _sent, page.Watermark);

@@ -137,6 +137,16 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
         database.EnsureReady();
         await using var db = database.Open();
         var row = await db.Answers.FirstOrDefaultAsync(a => a.AnswerId == answerId, cancellationToken);
+        // With several instances (PostgreSQL) the answer may have been given by another one, whose writer lets records
+        // gather for Linger: look again for a little longer before saying it is unknown. (SQLite: one process per
+        // data folder, so an answer not pending here and not in the database was never given.)
+        var until = time.GetUtcNow() + Linger + TimeSpan.FromSeconds(2);
+        while (row is null && !database.Target.IsSqlite && time.GetUtcNow() < until)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken);
+            row = await db.Answers.FirstOrDefaultAsync(a => a.AnswerId == answerId, cancellationToken);
+        }
+
         if (row is null || row.ConversationId != conversationId)
         {
             return VoteOutcome.UnknownAnswer;

@@ -38,6 +38,13 @@ internal static partial class StorageServices
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TranscriptStore>>(), sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddHostedService(sp => sp.GetRequiredService<TranscriptStore>());
         services.AddHostedService(sp => sp.GetRequiredService<EscalationDispatcher>());
+
+        // Several instances on one PostgreSQL database: notifications between them, and the one that does the
+        // single-instance work (decision 0017). On SQLite both stand aside.
+        services.AddSingleton<InstanceSignals>();
+        services.AddHostedService(sp => sp.GetRequiredService<InstanceSignals>());
+        services.AddSingleton<SingleInstanceWork>();
+        services.AddHostedService(sp => sp.GetRequiredService<SingleInstanceWork>());
         return services;
     }
 

@@ -16,11 +16,14 @@ internal sealed partial class StaffClient : IDisposable
 {
     private readonly HttpClientHandler _handler;
 
-    public StaffClient(Uri baseAddress)
+    public StaffClient(Uri baseAddress, CookieContainer? cookies = null)
     {
-        _handler = new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false, UseCookies = true };
+        _handler = new HttpClientHandler { CookieContainer = cookies ?? new CookieContainer(), AllowAutoRedirect = false, UseCookies = true };
         Http = new HttpClient(_handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
+
+    /// <summary>The same browser (this client's cookies) talking to another address: another instance of the service.</summary>
+    public StaffClient For(Uri baseAddress) => new(baseAddress, _handler.CookieContainer);
 
     public HttpClient Http { get; }
 

@@ -341,6 +341,44 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
         Assert.Equal(stored, frames.SelectMany(f => f.Activities).Select(a => a.Id));
     }
 
+    [PostgresFact]
+    public async Task Emergency_WhilePostgreSqlRefusesConnections_NoNumberCanBeReserved_CrisisReplyStillReachesTheSocket_AndTheEscalationLands()
+    {
+        // Arrange: a connected socket that has had the welcome, then a database that ends every session and lets none
+        // in, so neither the visitor's message nor the reply can get a sequence number (decision 0017).
+        var (token, conversation, _) = await service.StartConversationAsync();
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(await StreamUrlAsync(token, conversation)), CancellationToken.None);
+        await DirectLineOrderingTests.ReadFramesUntilAsync(socket, activities => activities.Any(a => a.Type == "message"));
+        HttpResponseMessage response;
+        List<DirectLineOrderingTests.Frame> frames;
+        TimeSpan crisisAfter;
+        using (Faults.RefuseConnections(service.DataPath))
+        {
+            // Act
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var post = SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("I want to end my life", "down-1"));
+            frames = await DirectLineOrderingTests.ReadFramesUntilAsync(socket,
+                activities => activities.Any(a => a.Text?.StartsWith("If you are in immediate danger, call 911", StringComparison.Ordinal) == true));
+            crisisAfter = started.Elapsed;
+            response = await post;
+        }
+
+        // Assert: the crisis reply reached the visitor in time, unnumbered (no watermark: nothing was stored); the
+        // message's POST says it was not stored; the escalation lands from the outbox once the database is back.
+        Assert.True(crisisAfter < TimeSpan.FromSeconds(2), $"the crisis reply took {crisisAfter.TotalMilliseconds:F0} ms");
+        Assert.Null(frames[^1].Watermark);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var dispatcher = (BotService.Storage.Escalations.EscalationDispatcher)service.Services.GetService(typeof(BotService.Storage.Escalations.EscalationDispatcher))!;
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (!dispatcher.IsIdle || Scalar($"SELECT COUNT(*) FROM escalations WHERE \"ConversationId\" = '{conversation}'") == 0)
+        {
+            await Task.Delay(50, wait.Token);
+        }
+
+        Assert.Equal(1L, Scalar($"SELECT COUNT(*) FROM escalations WHERE \"ConversationId\" = '{conversation}'"));
+    }
+
     [Fact]
     public async Task Polling_ReturnsActivitiesAfterTheWatermark_AndTheSameWatermarkWhenNothingIsNew()
     {

@@ -1,6 +1,7 @@
 using BotService.Storage.Data;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
 
 namespace BotService.IntegrationTests.Storage;
 
@@ -40,5 +41,47 @@ public sealed class DatabaseAfterFailureTests
     private sealed class TestDbFactory(DbContextOptions<BotDbContext> options) : IDbContextFactory<BotDbContext>
     {
         public BotDbContext CreateDbContext() => new(options);
+    }
+}
+
+/// <summary>What EF Core itself logs when a save fails: the caller handles or reports it, so not at Error.</summary>
+public sealed class SaveFailureLoggingTests
+{
+    [SqliteFact]
+    public void DuplicateKey_HandledByTheCaller_IsNotLoggedAsAnErrorByEfCore()
+    {
+        // Arrange: a migrated database and a context logging to a capture
+        var folder = Directory.CreateTempSubdirectory("botservice-efl-").FullName;
+        try
+        {
+            var target = StorageTarget.Sqlite(folder);
+            using var logs = new LogCapture();
+            using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+            var builder = new DbContextOptionsBuilder<BotDbContext>().UseLoggerFactory(loggerFactory);
+            StorageSetup.Configure(builder, target);
+            using (var db = new BotDbContext(builder.Options))
+            {
+                StorageSetup.Migrate(db, target);
+                db.Conversations.Add(new ConversationRecord { Id = "c1", Channel = "test" });
+                db.SaveChanges();
+            }
+
+            // Act: a second writer inserts the same conversation (the race an idempotent insert expects to lose)
+            using (var db = new BotDbContext(builder.Options))
+            {
+                db.Conversations.Add(new ConversationRecord { Id = "c1", Channel = "test" });
+                Assert.Throws<DbUpdateException>(() => db.SaveChanges());
+            }
+
+            // Assert: EF Core reported it, at Debug; nothing at Error or Warning from it
+            Assert.Contains(logs.Lines, l => l.StartsWith("Debug Microsoft.EntityFrameworkCore.Update", StringComparison.Ordinal));
+            Assert.DoesNotContain(logs.Lines, l => (l.StartsWith("Error ", StringComparison.Ordinal) || l.StartsWith("Warning ", StringComparison.Ordinal))
+                && l.Contains("Microsoft.EntityFrameworkCore", StringComparison.Ordinal));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

@@ -6,7 +6,7 @@ namespace BotService.UnitTests.Knowledge;
 
 /// <summary>
 /// Grouping similar questions for the staff review page: key terms from the articles' own analysis (stems, stop words,
-/// the clinic's synonyms as one term per group), then groups by shared terms (docs/decisions/0017-review-groups.md).
+/// the clinic's synonyms as one term per group), then groups by shared terms (docs/decisions/0018-answer-feedback-and-review-groups.md).
 /// </summary>
 public sealed class QuestionGroupsTests : IDisposable
 {

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace BotService.Migrations.PostgreSQL.Migrations
 {
     [DbContext(typeof(BotDbContext))]
-    [Migration("20261124001532_AnswerFeedback")]
+    [Migration("20261124005017_AnswerFeedback")]
     partial class AnswerFeedback
     {
         /// <inheritdoc />
@@ -115,6 +115,19 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("conversations", (string)null);
+                });
+
+            modelBuilder.Entity("BotService.Storage.Data.ConversationSeqRecord", b =>
+                {
+                    b.Property<string>("ConversationId")
+                        .HasColumnType("text");
+
+                    b.Property<long>("LastSeq")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("ConversationId");
+
+                    b.ToTable("conversation_seqs", (string)null);
                 });
 
             modelBuilder.Entity("BotService.Storage.Data.EscalationDeliveryRecord", b =>
@@ -419,6 +432,25 @@ namespace BotService.Migrations.PostgreSQL.Migrations
                     b.HasIndex("EscalationId");
 
                     b.ToTable("escalation_notes", (string)null);
+                });
+
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("text");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.Identity.IdentityRole", b =>
