@@ -60,18 +60,5 @@ public sealed class AnswerLogFaultTests(ServiceFixture fixture) : IClassFixture<
         Assert.Equal(-1, (await check.Answers.AsNoTracking().SingleAsync(a => a.AnswerId == answerId)).Vote);
     }
 
-    private async Task<JsonElement[]> MessageAsync(string conversationId, object activity)
-    {
-        var body = JsonSerializer.SerializeToNode(activity)!.AsObject();
-        body["id"] = Guid.NewGuid().ToString("n");
-        body["channelId"] = "emulator";
-        body["serviceUrl"] = "http://127.0.0.1:9/";
-        body["deliveryMode"] = "expectReplies";
-        body["conversation"] = new System.Text.Json.Nodes.JsonObject { ["id"] = conversationId };
-        body["from"] = new System.Text.Json.Nodes.JsonObject { ["id"] = "visitor" };
-        body["recipient"] = new System.Text.Json.Nodes.JsonObject { ["id"] = "bot" };
-        var response = await fixture.Http.PostAsJsonAsync("/api/messages", body);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("activities").EnumerateArray().Select(a => a.Clone()).ToArray();
-    }
+    private Task<JsonElement[]> MessageAsync(string conversationId, object activity) => fixture.ExpectRepliesAsync(conversationId, activity);
 }

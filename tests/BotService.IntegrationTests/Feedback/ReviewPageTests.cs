@@ -124,22 +124,12 @@ public sealed class ReviewPageTests(ServiceFixture fixture) : IClassFixture<Serv
         };
     }
 
-    /// <summary>An activity to /api/messages (anonymous local mode, expectReplies); returns the first reply, if one is expected.</summary>
+    /// <summary>A turn on /api/messages; returns the one reply, or checks there is none.</summary>
     private async Task<JsonElement> MessageAsync(string conversationId, object activity, bool expectReply = true)
     {
-        var body = JsonSerializer.SerializeToNode(activity)!.AsObject();
-        body["id"] = Guid.NewGuid().ToString("n");
-        body["channelId"] = "emulator";
-        body["serviceUrl"] = "http://127.0.0.1:9/";
-        body["deliveryMode"] = "expectReplies";
-        body["conversation"] = new System.Text.Json.Nodes.JsonObject { ["id"] = conversationId };
-        body["from"] = new System.Text.Json.Nodes.JsonObject { ["id"] = "visitor" };
-        body["recipient"] = new System.Text.Json.Nodes.JsonObject { ["id"] = "bot" };
-        var response = await fixture.Http.PostAsJsonAsync("/api/messages", body);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var activities = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("activities");
-        Assert.Equal(expectReply ? 1 : 0, activities.GetArrayLength());
-        return expectReply ? activities[0].Clone() : default;
+        var replies = await fixture.ExpectRepliesAsync(conversationId, activity);
+        Assert.Equal(expectReply ? 1 : 0, replies.Length);
+        return expectReply ? replies[0] : default;
     }
 
     /// <summary>Waits until the answer log has written the questions (it writes after the reply).</summary>
