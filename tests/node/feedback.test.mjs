@@ -3,8 +3,9 @@
 // which passes WC_RESULT (a file: this test writes the conversation id there, and the C# side checks the stored vote).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { assertClean, load, open, say } from './browser.mjs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assertClean, load, open, out, say } from './browser.mjs';
 
 test('feedback: thumbs down on an answer, by keyboard on a phone, 44px targets, pressed state', async () => {
   const s = await open({ width: 390, height: 844 });
@@ -30,6 +31,8 @@ test('feedback: thumbs down on an answer, by keyboard on a phone, 44px targets, 
     // No refusal came back (a vote the service could not store is answered with "Sorry, that feedback ...").
     assert.equal(await s.page.getByText('that feedback could not be recorded', { exact: false }).count(), 0);
     assertClean(s);
+    mkdirSync(out, { recursive: true });
+    await s.page.screenshot({ path: join(out, 'webchat-feedback-phone.png') });
 
     const saved = await s.page.evaluate(() => JSON.parse(sessionStorage.getItem('clinic.chat')));
     assert.ok(process.env.WC_RESULT, 'WC_RESULT is needed');

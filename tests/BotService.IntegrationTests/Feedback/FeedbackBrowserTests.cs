@@ -25,13 +25,19 @@ public sealed class FeedbackBrowserTests(DirectLineFixture service) : IClassFixt
         // Act
         await Browser.RunAsync("feedback.test.mjs", "feedback: thumbs down on an answer, by keyboard on a phone, 44px targets, pressed state",
             service, ("WC_RESULT", result));
+        Screenshots.Keep("webchat-feedback-phone.png");
         var conversationId = await File.ReadAllTextAsync(result);
         File.Delete(result);
 
-        // Assert
-        await using var db = service.Services.GetRequiredService<Database>().Open();
-        var record = await db.Answers.AsNoTracking().SingleAsync(a => a.ConversationId == conversationId && a.Answered);
-        Assert.Equal((-1, "directline", "articles/ketamine-for-ptsd-management.md"), (record.Vote, record.Channel, record.SourcePath));
+        // Assert (the vote is stored once the answer's record has landed: records gather for 2 s)
+        AnswerRecord? record = null;
+        await Auth.TeamsKit.WaitUntilAsync(async ct =>
+        {
+            await using var db = service.Services.GetRequiredService<Database>().Open();
+            record = await db.Answers.AsNoTracking().SingleOrDefaultAsync(a => a.ConversationId == conversationId && a.Answered, ct);
+            return record?.Vote is not null;
+        }, TimeSpan.FromSeconds(10), "the vote");
+        Assert.Equal((-1, "directline", "articles/ketamine-for-ptsd-management.md"), (record!.Vote, record.Channel, record.SourcePath));
     }
 
     [Fact]
