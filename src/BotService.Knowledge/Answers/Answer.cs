@@ -53,8 +53,9 @@ public sealed record Answer(
 /// </summary>
 public sealed record ConversationTopic(string About, string ArticlePath, string Section);
 
-/// <summary>One reading offered by "did you mean": <see cref="Question"/> is what a tap sends, <see cref="Section"/> the button's title.</summary>
-public sealed record Suggestion(string Question, string Title, string Section, string Path);
+/// <summary>One reading offered by "did you mean": <see cref="Question"/> is what a tap sends, <see cref="Section"/> (the heading) the button's title.</summary>
+/// <param name="Title">The article's title.</param>
+public sealed record Suggestion(string Question, string Section, string Title, string Path);
 
 /// <summary>Where an answer comes from.</summary>
 /// <param name="Path">The article's path under <c>knowledge/</c>.</param>

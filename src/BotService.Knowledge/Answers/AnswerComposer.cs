@@ -135,7 +135,7 @@ internal static class AnswerComposer
     {
         var asked = query.Text.Trim().TrimEnd('?', '!', '.', ' ');
         var suggestions = readings.Select(r => new Suggestion(
-            $"{asked} – {r.Passage.Section.Trim().TrimEnd('?')}", r.Passage.Section.Trim(), r.Passage.Section, r.Passage.Article.Path)).ToArray();
+            $"{asked} – {r.Passage.Section.Trim().TrimEnd('?')}", r.Passage.Section, r.Passage.Article.Title, r.Passage.Article.Path)).ToArray();
         var text = new StringBuilder(DidYouMeanIntro);
         foreach (var r in readings)
         {
