@@ -115,6 +115,7 @@ public sealed partial class KnowledgeBase : IDisposable
             var normalised = QueryInterpreter.Normalise(question);
             var reading = FollowUpReader.Read(normalised, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)));
             Answer? answer = null;
+            string? readAs = null;
             var cachedAnswer = false;
             if (chosen is not null)
             {
@@ -124,7 +125,8 @@ public sealed partial class KnowledgeBase : IDisposable
             }
             else if (topic is not null && reading.NeedsContext)
             {
-                answer = FollowUp(snapshot, reading, topic, audience);
+                readAs = $"{reading.Core} {topic.About}";
+                answer = FollowUp(snapshot, readAs, topic, audience);
             }
 
             if (answer is null)
@@ -136,6 +138,13 @@ public sealed partial class KnowledgeBase : IDisposable
                 if (!cachedAnswer)
                 {
                     snapshot.Answers.Add(normalised, audience, answer);
+                }
+
+                if (readAs is not null)
+                {
+                    // Read with the topic, the articles had nothing, so it is answered on its own; the reading is
+                    // still what the visitor meant, and the safety check of it must not depend on the articles.
+                    answer = answer with { ReadAs = readAs };
                 }
             }
 
@@ -165,9 +174,8 @@ public sealed partial class KnowledgeBase : IDisposable
     /// A vague message read with the conversation's topic: the message and the topic's words as one question, the topic's
     /// article preferred. Null when that reading finds nothing either (the message is then answered on its own).
     /// </summary>
-    private Answer? FollowUp(KnowledgeSnapshot snapshot, FollowUpReading reading, ConversationTopic topic, Audience audience)
+    private Answer? FollowUp(KnowledgeSnapshot snapshot, string readAs, ConversationTopic topic, Audience audience)
     {
-        var readAs = $"{reading.Core} {topic.About}";
         var answer = Retrieve(snapshot, readAs, audience, Compose, new Preference(topic.ArticlePath, null, ArticlePreference));
         if (!answer.Answered && answer.DidYouMean.Count == 0)
         {

@@ -27,7 +27,10 @@ public sealed record Answer(
     /// </summary>
     public string? FollowUpAbout { get; init; }
 
-    /// <summary>When <see cref="FollowUpAbout"/> is set: the question as it was read (the message and the topic's words), for the safety check.</summary>
+    /// <summary>
+    /// When the message was read with the conversation's topic: that reading (the message and the topic's words), for
+    /// the safety check; set even when the reading found nothing and the message was answered on its own.
+    /// </summary>
     public string? ReadAs { get; init; }
 
     /// <summary>What a self-sufficient question established, for the conversation's next turns; null if nothing (declined).</summary>
