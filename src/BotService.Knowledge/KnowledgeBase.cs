@@ -121,25 +121,25 @@ public sealed partial class KnowledgeBase : IDisposable
             {
                 // A tap on "did you mean": that section, no second round of choices.
                 answer = WithTopic(Retrieve(snapshot, QueryInterpreter.Normalise(chosen.Question), audience, Compose,
-                    new Preference(chosen.Path, chosen.Section, 1.0)), reading);
+                    new Preference(chosen.Path, chosen.Section, 0, 1.0)), reading);
             }
             else if (topic is not null && reading.NeedsContext)
             {
                 readAs = $"{reading.Core} {topic.About}";
                 answer = FollowUp(snapshot, readAs, topic, audience);
             }
+            else if (topic is not null && reading.MayNeedContext)
+            {
+                // "is it FDA approved?" after ketamine and MDMA: the reading with the topic wins if a passage holds
+                // it at least as fully as the best one for the message alone.
+                var alone = Standalone(snapshot, normalised, audience, reading, out cachedAnswer);
+                var withTopic = FollowUp(snapshot, $"{reading.Core} {topic.About}", topic, audience);
+                answer = withTopic is { Answered: true } && withTopic.Confidence >= alone.Confidence ? withTopic : alone;
+            }
 
             if (answer is null)
             {
-                cachedAnswer = snapshot.Answers.TryGet(normalised, audience, out var cached);
-                // "Did you mean" only for a message too vague to stand alone that no topic resolved: a question with a
-                // subject of its own is answered from its best passage, as before (docs/quality.md measures both).
-                answer = cachedAnswer ? cached! : WithTopic(Retrieve<Answer>(snapshot, normalised, audience, reading.NeedsContext ? ComposeOrAsk : Compose), reading);
-                if (!cachedAnswer)
-                {
-                    snapshot.Answers.Add(normalised, audience, answer);
-                }
-
+                answer = Standalone(snapshot, normalised, audience, reading, out cachedAnswer);
                 if (readAs is not null)
                 {
                     // Read with the topic, the articles had nothing, so it is answered on its own; the reading is
@@ -167,6 +167,26 @@ public sealed partial class KnowledgeBase : IDisposable
         }
     }
 
+    /// <summary>
+    /// The message answered on its own, through the answer cache. "Did you mean" only for a message too vague to stand
+    /// alone that no topic resolved: a question with a subject of its own is answered from its best passage, as before
+    /// (docs/quality.md measures both).
+    /// </summary>
+    private Answer Standalone(KnowledgeSnapshot snapshot, string normalised, Audience audience, FollowUpReading reading, out bool cachedAnswer)
+    {
+        cachedAnswer = snapshot.Answers.TryGet(normalised, audience, out var cached);
+        if (cachedAnswer)
+        {
+            return cached!;
+        }
+
+        // A message in stop words only that asks for a kind of fact ("how much is it?") is read with that kind named.
+        var question = QueryInterpreter.Analyze(normalised).Count == 0 ? reading.Core : normalised;
+        var answer = WithTopic(Retrieve<Answer>(snapshot, question, audience, reading.NeedsContext ? ComposeOrAsk : Compose), reading);
+        snapshot.Answers.Add(normalised, audience, answer);
+        return answer;
+    }
+
     /// <summary>The opening of an answer read as a follow-up, so the visitor sees (and can correct) what it was taken to mean.</summary>
     public static string FollowUpPreface(string about) => $"Taking this as a question about {about}: ";
 
@@ -176,7 +196,7 @@ public sealed partial class KnowledgeBase : IDisposable
     /// </summary>
     private Answer? FollowUp(KnowledgeSnapshot snapshot, string readAs, ConversationTopic topic, Audience audience)
     {
-        var answer = Retrieve(snapshot, readAs, audience, Compose, new Preference(topic.ArticlePath, null, ArticlePreference));
+        var answer = Retrieve(snapshot, readAs, audience, Compose, new Preference(topic.ArticlePath, topic.Section, ArticlePreference, SectionPreference));
         if (!answer.Answered && answer.DidYouMean.Count == 0)
         {
             return null;
@@ -196,6 +216,9 @@ public sealed partial class KnowledgeBase : IDisposable
 
     /// <summary>How much a passage of the topic's article gains in the ranking when a follow-up is read with that topic.</summary>
     private const double ArticlePreference = 0.1;
+
+    /// <summary>How much more a passage of the topic's section gains (the price's section for "how long is it?").</summary>
+    private const double SectionPreference = 0.1;
 
     /// <summary>What a question answered on its own leaves as the conversation's topic.</summary>
     private static Answer WithTopic(Answer answer, FollowUpReading reading) => answer with

@@ -12,7 +12,9 @@ namespace BotService.Knowledge.Search;
 /// <param name="NeedsContext">Too vague alone: read it with the conversation's recent topic, if there is one.</param>
 /// <param name="Core">The message without its closing punctuation, to which a topic's words are added.</param>
 /// <param name="About">The message's own subject in the visitor's words ("ketamine-assisted psychotherapy"), or null.</param>
-internal sealed record FollowUpReading(bool HasContent, bool NeedsContext, string Core, string? About);
+/// <param name="MayNeedContext">It refers back ("is it FDA approved?") but also names something specific: it may
+/// be about the topic or stand alone, so both readings are tried.</param>
+internal sealed record FollowUpReading(bool HasContent, bool NeedsContext, string Core, string? About, bool MayNeedContext = false);
 
 internal static partial class FollowUpReader
 {
@@ -23,6 +25,9 @@ internal static partial class FollowUpReader
     internal const double SpecificWeight = 2.5;
 
     private const int MaxAboutWords = 6;
+
+    // Words that join a subject's parts but never start or end one: "(the difference) between ketamine and MDMA".
+    private static readonly HashSet<string> Connectives = new(["between", "versus", "vs", "via", "per"], StringComparer.OrdinalIgnoreCase);
 
     // Words that ask about an aspect of a subject rather than name one: the answer-type cues ("cost", "long", "last")
     // and the usual questions about any treatment (is it safe, does it work, what are the side effects, what to expect).
@@ -50,11 +55,13 @@ internal static partial class FollowUpReader
         if (terms.Count == 0 && AnswerTypeDetector.CueFor(wants) is { } cue)
         {
             // "how much is it?" asks for a price in words that are all stop words: name the kind of fact, so the
-            // reading with the topic looks for it ("how much is it cost KAP") instead of for the topic alone.
+            // reading with the topic looks for it ("how much is it cost KAP") instead of for the topic alone, and
+            // alone it finds prices rather than nothing.
             core = $"{core} {cue}";
         }
 
-        return new FollowUpReading(content.Count > 0, needsContext, core, content.Count > 0 ? Subject(core) : null);
+        return new FollowUpReading(content.Count > 0, needsContext, core, content.Count > 0 ? Subject(core) : null,
+            !needsContext && referring && specific);
     }
 
     /// <summary>
@@ -63,7 +70,9 @@ internal static partial class FollowUpReader
     /// </summary>
     private static string? Subject(string core)
     {
-        var words = Word().Matches(core).Where(m => QueryInterpreter.Analyze(m.Value).Any(t => !AspectTerms.Contains(t))).ToList();
+        var words = Word().Matches(core)
+            .Where(m => !Connectives.Contains(m.Value) && QueryInterpreter.Analyze(m.Value).Any(t => !AspectTerms.Contains(t)))
+            .ToList();
         if (words.Count == 0)
         {
             return null;

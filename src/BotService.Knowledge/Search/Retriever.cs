@@ -12,9 +12,10 @@ internal sealed record Candidate(Passage Passage, float Score, double Coverage, 
 
 /// <summary>
 /// Where a question's answer is expected: the article (and section) a follow-up's topic came from, or the reading a
-/// visitor chose from "did you mean". Passages there rank higher by <see cref="Bonus"/>.
+/// visitor chose from "did you mean". Passages of the article rank higher by <see cref="ArticleBonus"/>, those of the
+/// section by <see cref="SectionBonus"/> more.
 /// </summary>
-internal sealed record Preference(string ArticlePath, string? Section, double Bonus);
+internal sealed record Preference(string ArticlePath, string Section, double ArticleBonus, double SectionBonus);
 
 /// <summary>
 /// Builds the Lucene query with the API (never by escaping user text into QueryParser) and ranks passages:
@@ -94,7 +95,10 @@ internal static class Retriever
 
         // Coverage first (a passage that answers every part of the question beats one that repeats one word),
         // then the Lucene score.
-        results.Sort((a, b) => (Rank(b) + Bonus(b, prefer)).CompareTo(Rank(a) + Bonus(a, prefer)));
+        // A preference only decides between passages that cover the question about as well as the best one does: it
+        // never puts a passage that misses part of the question ("how much": no price) above one that holds it all.
+        var bestCoverage = results.Max(c => c.Coverage);
+        results.Sort((a, b) => (Rank(b) + Bonus(b, prefer, bestCoverage)).CompareTo(Rank(a) + Bonus(a, prefer, bestCoverage)));
         return results;
     }
 
@@ -190,8 +194,11 @@ internal static class Retriever
         return total > 0 ? covered / total : 0;
     }
 
-    private static double Bonus(Candidate c, Preference? prefer) =>
-        prefer is null || c.Passage.Article.Path != prefer.ArticlePath || (prefer.Section is { } s && c.Passage.Section != s) ? 0 : prefer.Bonus;
+    private const double PreferenceCoverageMargin = 0.05;
+
+    private static double Bonus(Candidate c, Preference? prefer, double bestCoverage) =>
+        prefer is null || c.Passage.Article.Path != prefer.ArticlePath || c.Coverage < bestCoverage - PreferenceCoverageMargin ? 0
+        : prefer.ArticleBonus + (c.Passage.Section == prefer.Section ? prefer.SectionBonus : 0);
 
     /// <summary>How the ranking orders candidates (the higher the better); "did you mean" compares the top ones on it.</summary>
     internal static double Rank(Candidate c) =>

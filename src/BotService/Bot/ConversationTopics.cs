@@ -61,9 +61,11 @@ internal sealed class ConversationTopics(IOptions<FollowUpOptions> options, Time
             previous = null;
         }
 
-        Entry next = answer.ChangesTopic || previous is null
-            ? new Entry(answer.ChangesTopic ? answer.Topic : null, max, answer.DidYouMean, now)
-            : new Entry(previous.Topic, previous.TurnsLeft - 1, answer.DidYouMean, now); // a follow-up or a message with no subject: one turn less
+        // A self-sufficient question sets the topic (none if the articles don't cover it); so does any answer when
+        // there is no topic yet ("price": its section). A follow-up or a message with no subject keeps it, one turn less.
+        Entry next = answer.ChangesTopic || previous?.Topic is null
+            ? new Entry(answer.Topic, max, answer.DidYouMean, now)
+            : new Entry(previous.Topic, previous.TurnsLeft - 1, answer.DidYouMean, now);
         if (next.Topic is null && next.Offered.Count == 0)
         {
             _entries.TryRemove(key, out _);
