@@ -182,7 +182,9 @@ public sealed partial class KnowledgeBase : IDisposable
 
         // A message in stop words only that asks for a kind of fact ("how much is it?") is read with that kind named.
         var question = QueryInterpreter.Analyze(normalised).Count == 0 ? reading.Core : normalised;
-        var answer = WithTopic(Retrieve<Answer>(snapshot, question, audience, reading.NeedsContext ? ComposeOrAsk : Compose), reading);
+        var answer = WithTopic(Retrieve<Answer>(snapshot, question, audience, reading.NeedsContext
+            ? (q, c, idf) => AnswerComposer.Compose(q, c, idf, _options, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)))
+            : Compose), reading);
         snapshot.Answers.Add(normalised, audience, answer);
         return answer;
     }
@@ -271,16 +273,6 @@ public sealed partial class KnowledgeBase : IDisposable
     private Answer Compose(InterpretedQuery query, List<Candidate> candidates, IReadOnlyDictionary<string, double> idf) =>
         AnswerComposer.Compose(query, candidates, idf, _options);
 
-    /// <summary>Composes the answer, or a "did you mean" when the best passages are close but about different things.</summary>
-    private Answer ComposeOrAsk(InterpretedQuery query, List<Candidate> candidates, IReadOnlyDictionary<string, double> idf) =>
-        AnswerComposer.Compose(query, candidates, idf, _options, HeadingWeight);
-
-    /// <summary>A term's rarity in the current index, for telling section headings' topics apart.</summary>
-    private double HeadingWeight(string term)
-    {
-        var snapshot = Volatile.Read(ref _current);
-        return snapshot is null ? 1 : Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(term));
-    }
 
     /// <summary>Reads and searches a question on the current snapshot, held for the length of the call.</summary>
     private T Retrieve<T>(string question, Audience audience,

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { until } from './until.mjs';
 
 const require = createRequire(import.meta.url);
 globalThis.XMLHttpRequest = require('xhr2');
@@ -25,18 +26,6 @@ const conversations = readFileSync(new URL('../followups/conversations.jsonl', i
 const preface = 'Taking this as a question about ';
 const didYouMean = "This could be about more than one thing in the clinic's articles. Did you mean:";
 const decline = "I couldn't find that in the clinic's articles";
-
-async function until(what, condition, ms = 15000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const value = condition();
-    if (value) {
-      return value;
-    }
-    await new Promise(r => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-}
 
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 
@@ -58,7 +47,7 @@ async function say(client, text) {
   }).subscribe(resolve, reject));
   assert.notEqual(id, 'retry');
   const replies = () => client.received.filter(a => a.type === 'message' && a.replyToId === id && a.from?.role === 'bot');
-  await until(`a reply to "${text}"`, () => replies().length > 0);
+  await until(`a reply to "${text}"`, () => replies().length > 0, 15000);
   let count = 0;
   while (count !== replies().length) {
     count = replies().length;
