@@ -51,6 +51,8 @@ internal static class BotFrameworkServices
         services.AddSingleton<IMiddleware, SafetyMiddleware>();
         services.AddSingleton<IMiddleware, StaffHandoffMiddleware>();
         services.AddSingleton<IMiddleware, TeamsMiddleware>();
+        services.AddOptions<FollowUpOptions>().BindConfiguration(FollowUpOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ConversationTopics>();
         services.AddSingleton<ClinicBot>();
         services.AddSingleton<IBot>(sp => sp.GetRequiredService<ClinicBot>());
         services.AddSingleton<BotPipeline>();
