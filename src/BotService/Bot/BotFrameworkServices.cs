@@ -54,6 +54,8 @@ internal static class BotFrameworkServices
         services.AddSingleton<IMiddleware, Feedback.FeedbackMiddleware>(); // votes on answers (Web Chat, Teams), after the tenant gate
         services.AddSingleton<Feedback.AnswerLog>();
         services.AddHostedService(sp => sp.GetRequiredService<Feedback.AnswerLog>());
+        services.AddOptions<FollowUpOptions>().BindConfiguration(FollowUpOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ConversationTopics>();
         services.AddSingleton<ClinicBot>();
         services.AddSingleton<IBot>(sp => sp.GetRequiredService<ClinicBot>());
         services.AddSingleton<BotPipeline>();

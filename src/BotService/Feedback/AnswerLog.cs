@@ -61,7 +61,8 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     public async Task SendAsync(ITurnContext turn, Answer answer, Activity reply, CancellationToken cancellationToken)
     {
         var activity = turn.Activity;
-        if (activity.Conversation?.Id is not { Length: > 0 } conversationId || activity.ChannelId == WarmUpChannel)
+        // A "did you mean" is neither an answer nor a decline: the visitor's pick comes back as a question of its own.
+        if (activity.Conversation?.Id is not { Length: > 0 } conversationId || activity.ChannelId == WarmUpChannel || answer.DidYouMean.Count > 0)
         {
             await turn.SendActivityAsync(reply, cancellationToken);
             return;
