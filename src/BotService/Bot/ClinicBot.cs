@@ -10,7 +10,7 @@ namespace BotService.Bot;
 /// citation and the article's other sections as follow-up suggestions, and welcomes people who join.
 /// </summary>
 internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams, Hosting.SafetyGate gate,
-    ConversationTopics topics, Safety.ISafetyClassifier classifier) : ActivityHandler
+    ConversationTopics topics, Safety.ISafetyClassifier classifier, Feedback.AnswerLog answers) : ActivityHandler
 {
     /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
     public const string JoinEvent = "webchat/join";
@@ -74,7 +74,7 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
             return a.DidYouMean.Count > 0 ? Replies.DidYouMean(a, teamsCard)
                 : teamsCard ? Replies.AnswerCard(a, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(a, followUps);
         });
-        await turnContext.SendActivityAsync(reply, cancellationToken);
+        await answers.SendAsync(turnContext, answer, reply, cancellationToken); // with feedback buttons on an answer; recorded for review
     }
 
     /// <summary>
