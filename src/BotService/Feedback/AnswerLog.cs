@@ -32,11 +32,11 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     /// <summary>Channels whose turns are not a visitor's (the start-up warm-up).</summary>
     private const string WarmUpChannel = "warmup";
 
-    /// <summary>Most records queued while the database is unavailable; beyond it new ones are dropped (and counted in the log).</summary>
-    private const int MaxQueued = 10_000;
+    /// <summary>Most records queued while the database is unavailable; beyond it new ones are dropped (counted, and the count logged).</summary>
+    private const int MaxQueued = 50_000;
 
     /// <summary>Most records one transaction writes.</summary>
-    private const int MaxBatch = 512;
+    private const int MaxBatch = 1024;
 
     private static readonly TimeSpan PendingWait = TimeSpan.FromSeconds(5);
 
@@ -46,6 +46,7 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     private readonly Channel<AnswerRecord> _queue = Channel.CreateUnbounded<AnswerRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _pending = new(StringComparer.Ordinal);
     private int _queued;
+    private int _dropped;
 
     /// <summary>A new answer id: 16 random bytes, base64url (22 characters).</summary>
     public static string NewAnswerId() =>
@@ -102,7 +103,7 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
         if (Interlocked.Increment(ref _queued) > MaxQueued || !_queue.Writer.TryWrite(record))
         {
             Interlocked.Decrement(ref _queued);
-            Dropped(log, record.Channel);
+            Interlocked.Increment(ref _dropped); // logged by the writer, once per batch with the count: not a line per answer under load
             Forget(record.AnswerId, pending);
         }
     }
@@ -175,16 +176,19 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
         var reader = _queue.Reader;
         var batch = new List<AnswerRecord>(MaxBatch);
         var delay = TimeSpan.FromMilliseconds(250);
+        var backlog = false;
         try
         {
             // Not the stopping token for reading: what was queued is written before the writer ends (StopAsync
             // completes the queue). A batch that failed is kept and tried again before anything new is awaited.
             while (batch.Count > 0 || await reader.WaitToReadAsync(CancellationToken.None))
             {
-                if (batch.Count == 0 && !stoppingToken.IsCancellationRequested)
+                if (batch.Count == 0 && !backlog && !stoppingToken.IsCancellationRequested)
                 {
                     // Let a batch gather: a few commits a second instead of one per answer, each of which would
-                    // contend with the transcript's writer for the database's write lock (SQLite has one).
+                    // contend with the transcript's writer for the database's write lock (SQLite has one). Not after
+                    // a full batch: then more are waiting, and lingering would cap the writer at MaxBatch per Linger
+                    // (256 a second), far below what the service answers under load.
                     await Task.Delay(Linger, time, stoppingToken).ContinueWith(static _ => { }, CancellationToken.None,
                         TaskContinuationOptions.None, TaskScheduler.Default);
                 }
@@ -193,6 +197,9 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
                 {
                     batch.Add(record);
                 }
+
+                backlog = batch.Count == MaxBatch;
+                ReportDropped();
 
                 try
                 {
@@ -221,6 +228,14 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
         finally
         {
             Done(batch);
+        }
+    }
+
+    private void ReportDropped()
+    {
+        if (Volatile.Read(ref _dropped) > 0 && Interlocked.Exchange(ref _dropped, 0) is var count and > 0)
+        {
+            Dropped(log, count);
         }
     }
 
@@ -261,6 +276,6 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     [LoggerMessage(7401, LogLevel.Warning, "Answers: {Count} answer records could not be written ({Error}); trying again")]
     private static partial void WriteFailed(ILogger logger, int count, string error);
 
-    [LoggerMessage(7402, LogLevel.Error, "Answers: an answer record on {Channel} was dropped: too many are waiting for the database")]
-    private static partial void Dropped(ILogger logger, string channel);
+    [LoggerMessage(7402, LogLevel.Error, "Answers: {Count} answer records were dropped: too many were waiting for the database")]
+    private static partial void Dropped(ILogger logger, int count);
 }
