@@ -113,7 +113,17 @@ public sealed partial class KnowledgeBase : IDisposable
         try
         {
             var normalised = QueryInterpreter.Normalise(question);
-            var reading = FollowUpReader.Read(normalised, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)));
+
+            // A question asked before on this snapshot, that stands on its own (or is asked with no topic to read it
+            // with), is the cached answer: no analysis at all, as before follow-ups (the reading is kept with it).
+            var asked = snapshot.Answers.TryGet(normalised, audience, out var known, out var knownReading);
+            if (asked && chosen is null && (topic is null || knownReading is { NeedsContext: false, MayNeedContext: false }))
+            {
+                span?.SetTag("knowledge.cached", true);
+                return known!;
+            }
+
+            var reading = knownReading ?? FollowUpReader.Read(normalised, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)));
             Answer? answer = null;
             string? readAs = null;
             var cachedAnswer = false;
@@ -185,7 +195,7 @@ public sealed partial class KnowledgeBase : IDisposable
         var answer = WithTopic(Retrieve<Answer>(snapshot, question, audience, reading.NeedsContext
             ? (q, c, idf) => AnswerComposer.Compose(q, c, idf, _options, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)))
             : Compose), reading);
-        snapshot.Answers.Add(normalised, audience, answer);
+        snapshot.Answers.Add(normalised, audience, answer, reading);
         return answer;
     }
 
