@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using BotService.Storage.Escalations;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace BotService.IntegrationTests;
 
@@ -84,6 +86,74 @@ public sealed class SafetyPathTests : IAsyncLifetime
         Assert.Equal("emergency", body.GetProperty("safety").GetProperty("level").GetString());
         await service.WaitLandedAsync();
         Assert.Equal(1, service.CountEscalations(conversation));
+    }
+
+    [Fact]
+    public async Task ManyEmergenciesAtOnce_EachEscalationLandsBesideItsTranscriptRowWithoutAFailedWrite()
+    {
+        // Arrange: the transcript (its group commit, on its own connection) and the dispatcher both write the crisis
+        // message's row, and the conversation's; whichever lands first, the other must give way, not fail. Found by the
+        // soak (tests/load/soak.sh): under load about one escalation in three failed its first database write on a
+        // unique key (two errors in the log each) and landed only on the dispatcher's retry.
+        var logs = new LogCapture();
+        var service = await StartAsync(DataPath(), configure: b => b.Logging.AddProvider(logs), extra: ["--DirectLine:TokenRequestsPerMinute=10000", "--RateLimits:Enabled=false"]);
+        await ServiceFixture.WaitHealthyAsync(service.Http);
+        var startUp = logs.Lines.Count; // a new PostgreSQL database's first migration logs its missing history table
+        var count = 24;
+
+        // Act: one emergency at once in each of 24 new conversations, on both channels that keep a transcript: Direct
+        // Line (the turn runs while the message commits) and /api/messages (the transcript middleware).
+        var directLine = await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+        {
+            var token = (await (await service.Http.PostAsync("/api/webchat/token", null)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
+            using var start = new HttpRequestMessage(HttpMethod.Post, "/v3/directline/conversations");
+            start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            var conversation = (await (await service.Http.SendAsync(start)).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("conversationId").GetString()!;
+            using var post = new HttpRequestMessage(HttpMethod.Post, $"/v3/directline/conversations/{conversation}/activities")
+            {
+                Content = JsonContent.Create(new { type = "message", from = new { id = "x" }, text = Emergency }),
+            };
+            post.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            var response = await service.Http.SendAsync(post);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (Conversation: conversation, Id: (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        }));
+        var messages = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+        {
+            var (conversation, id) = ($"race-{i}", $"race-{i}-m1");
+            var response = await service.Http.PostAsJsonAsync("/api/messages", new
+            {
+                type = "message", id, channelId = "emulator", serviceUrl = "http://127.0.0.1:9/", deliveryMode = "expectReplies",
+                conversation = new { id = conversation }, from = new { id = $"user-{i}", role = "user" }, recipient = new { id = "clinic-bot", role = "bot" },
+                text = Emergency,
+            });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains("988", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            return (Conversation: conversation, Id: id);
+        }));
+        await service.WaitLandedAsync();
+
+        // Assert: every escalation once, every message once and numbered in its transcript, and no failed write.
+        foreach (var (conversation, id) in directLine.Concat(messages))
+        {
+            Assert.Equal(1, service.CountEscalations(conversation));
+            await WaitAsync(() => TestStorage.Scalar(service.DataPath,
+                """SELECT COUNT(*) FROM messages WHERE "ConversationId" = @p0 AND "ActivityId" = @p1 AND "Seq" IS NOT NULL""", conversation, id) == 1);
+            Assert.Equal(1, TestStorage.Scalar(service.DataPath,
+                """SELECT COUNT(*) FROM messages WHERE "ConversationId" = @p0 AND "ActivityId" = @p1""", conversation, id));
+        }
+
+        var errors = logs.Lines.Skip(startUp).Where(l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal)).ToList();
+        Assert.True(errors.Count == 0, string.Join('\n', errors));
+    }
+
+    private static async Task WaitAsync(Func<bool> condition)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(25, cts.Token);
+        }
     }
 
     [Fact]
@@ -261,7 +331,8 @@ public sealed class SafetyPathTests : IAsyncLifetime
 
     private string DataPath() => Path.Combine(_root, Guid.NewGuid().ToString("n"));
 
-    private async Task<Service> StartAsync(string data, string? knowledge = null, IEscalationNotifier? notifier = null)
+    private async Task<Service> StartAsync(string data, string? knowledge = null, IEscalationNotifier? notifier = null,
+        Action<WebApplicationBuilder>? configure = null, params string[] extra)
     {
         var rules = Path.Combine(RepoPaths.Root, "knowledge", "safety", "rules.yaml");
         var (app, http) = await ServiceFixture.StartAsync(knowledge ?? Path.Combine(RepoPaths.Root, "knowledge"), data,
@@ -271,11 +342,16 @@ public sealed class SafetyPathTests : IAsyncLifetime
                 {
                     b.Services.AddSingleton(notifier);
                 }
+
+                configure?.Invoke(b);
             },
-            $"--Safety:RulesPath={rules}",
-            "--Escalations:FirstRetry=00:00:00.050",
-            "--Escalations:MaxRetry=00:00:00.300",
-            "--Escalations:NotifierTimeout=00:00:00.300");
+            [
+                $"--Safety:RulesPath={rules}",
+                "--Escalations:FirstRetry=00:00:00.050",
+                "--Escalations:MaxRetry=00:00:00.300",
+                "--Escalations:NotifierTimeout=00:00:00.300",
+                .. extra,
+            ]);
         var service = new Service(app, http, data);
         _services.Add(service);
         return service;

@@ -120,9 +120,15 @@ public static class StorageSetup
         // exception (a duplicate key from a race another writer won is the expected outcome of an idempotent insert)
         // or logs it itself with what was being done, so EF's own lines are kept for debugging only: an operator's
         // Error log then means something is wrong.
+        // The same holds for a failed query and a failed connection (PostgreSQL restarting): the transcript store tries
+        // again and logs its own warning (2205), the dispatcher logs 5004, a request that fails is logged with its route
+        // by the exception handler. The soak's PostgreSQL restart (tests/load/soak.sh) logged ~120 EF Core Error lines
+        // for reads that were retried and succeeded.
         options.ConfigureWarnings(w => w.Log(
             (CoreEventId.SaveChangesFailed, LogLevel.Debug),
-            (RelationalEventId.CommandError, LogLevel.Debug)));
+            (RelationalEventId.CommandError, LogLevel.Debug),
+            (CoreEventId.QueryIterationFailed, LogLevel.Debug),
+            (RelationalEventId.ConnectionError, LogLevel.Debug)));
     }
 
     /// <summary>

@@ -27,6 +27,14 @@ public sealed class TranscriptOptions
     /// the database server may lose the last commits, never corrupt them).
     /// </summary>
     public TranscriptDurability Durability { get; set; } = TranscriptDurability.Full;
+
+    /// <summary>
+    /// PostgreSQL only: how long the writer keeps trying a batch while the server cannot be reached or ends its sessions
+    /// (a restart, a failover), before the batch fails. Meanwhile callers wait (a Direct Line POST is answered once its
+    /// message is stored) and later appends queue up behind it. Zero: one new session is tried, then the batch fails.
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan OutageRetry { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public enum TranscriptDurability
@@ -136,6 +144,7 @@ public sealed partial class TranscriptStore : BackgroundService
     private readonly NpgsqlDataSource? _reservations; // PostgreSQL: where sequence numbers are reserved
     private Writer? _writer; // the writer thread's alone
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
+    private readonly TimeSpan _outageRetry;
 
     private readonly Histogram<int>? _commitSize;
     private readonly Histogram<double>? _commitDuration;
@@ -181,6 +190,7 @@ public sealed partial class TranscriptStore : BackgroundService
         _database = database;
         _time = time;
         _log = log;
+        _outageRetry = options.OutageRetry;
     }
 
     /// <summary>
@@ -310,10 +320,11 @@ public sealed partial class TranscriptStore : BackgroundService
             }
             catch (NpgsqlException e) when (e.IsTransient)
             {
-                // A pooled session the server ended (a restart, a failover) fails once: try once more on a new one.
+                // A pooled session the server ended (a restart, a failover) fails once: try again on a new one, and
+                // while the server cannot be reached, with backoff within Transcript:OutageRetry.
                 ReservationSessionLost(_log, e.GetType().Name, e.Message);
                 _reservations!.Clear();
-                last = await ReserveAsync(group.Key, indexes.Length, cancellationToken);
+                last = await RetryingTransientAsync(ct => ReserveAsync(group.Key, indexes.Length, ct), _reservations.Clear, cancellationToken);
             }
 
             for (var k = 0; k < indexes.Length; k++)
@@ -354,6 +365,34 @@ public sealed partial class TranscriptStore : BackgroundService
         return await db.Messages.Where(m => m.ConversationId == conversationId).MaxAsync(m => m.Seq, cancellationToken) ?? 0;
     }
 
+    /// <summary>
+    /// PostgreSQL: runs <paramref name="operation"/> again with backoff while the server cannot be reached (a restart,
+    /// a failover), for up to <see cref="TranscriptOptions.OutageRetry"/>, as the writer does with its batches. The
+    /// soak's PostgreSQL restart (tests/load/soak.sh) lost /api/messages turns whose numbers could not be reserved: the
+    /// append failed, and such a turn goes on and answers 200. EF Core reports a transient provider error as an
+    /// <see cref="InvalidOperationException"/> around it. SQLite: run once (a locked file is waited for by the busy timeout).
+    /// </summary>
+    private async Task<T> RetryingTransientAsync<T>(Func<CancellationToken, Task<T>> operation, Action? beforeRetry, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                return await operation(cancellationToken);
+            }
+            catch (Exception e) when (!_target.IsSqlite && (e as DbException ?? e.InnerException as DbException) is { IsTransient: true } failure
+                && Stopwatch.GetElapsedTime(started) + delay < _outageRetry)
+            {
+                ServerUnreachable(_log, failure.GetType().Name, failure.Message, (int)delay.TotalMilliseconds);
+                beforeRetry?.Invoke();
+                await Task.Delay(delay, _time, cancellationToken);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
+        }
+    }
+
     /// <summary>Creates a conversation (durably, through the same writer); false if the id exists already.</summary>
     public async Task<bool> CreateConversationAsync(string id, string channel, string? userId, CancellationToken cancellationToken)
     {
@@ -365,9 +404,12 @@ public sealed partial class TranscriptStore : BackgroundService
 
     public async Task<TranscriptConversation?> FindConversationAsync(string id, CancellationToken cancellationToken)
     {
-        _database.EnsureReady();
-        await using var db = _database.Open();
-        var c = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, cancellationToken);
+        var c = await RetryingTransientAsync(async ct =>
+        {
+            _database.EnsureReady();
+            await using var db = _database.Open();
+            return await db.Conversations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        }, null, cancellationToken);
         return c is null ? null : new TranscriptConversation(c.Id, c.Channel, c.UserId, c.CreatedAt);
     }
 
@@ -528,23 +570,41 @@ public sealed partial class TranscriptStore : BackgroundService
 
     /// <summary>
     /// A PostgreSQL session kept open between batches may have been ended by the server meanwhile (a restart, a
-    /// failover, an administrator): a batch that fails on such a session is tried once more on a new one. (A SQLite
-    /// connection cannot be ended from outside; a second try there would only wait out a lock twice.) If the first
-    /// try's commit did land, the second finds the rows and leaves them as they are.
+    /// failover, an administrator): a batch that fails on such a session is tried once more on a new one at once. While
+    /// the server cannot be reached (a restart takes seconds) the batch is tried again with backoff for up to
+    /// <see cref="TranscriptOptions.OutageRetry"/>, so a short outage delays the writes instead of losing them: the
+    /// soak's PostgreSQL restart (tests/load/soak.sh) lost messages that /api/messages had acknowledged, because its
+    /// turn goes on when a write fails. (A SQLite connection cannot be ended from outside, and a locked file is waited
+    /// for by the busy timeout: a second try there would only wait out a lock twice.) If an earlier try's commit did
+    /// land, the next finds the rows and leaves them as they are.
     /// </summary>
     private void WriteBatchRetryingEndedSession(List<Request> batch)
     {
         var reused = _writer is not null && !_target.IsSqlite;
-        try
+        var started = Stopwatch.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
         {
-            WriteBatch(batch);
-        }
-        catch (DbException e) when (reused)
-        {
-            SessionLost(_log, e.GetType().Name, e.Message);
-            _writer?.Dispose();
-            _writer = null;
-            WriteBatch(batch);
+            try
+            {
+                WriteBatch(batch);
+                return;
+            }
+            catch (DbException e) when (reused)
+            {
+                reused = false;
+                SessionLost(_log, e.GetType().Name, e.Message);
+                _writer?.Dispose();
+                _writer = null;
+            }
+            catch (DbException e) when (!_target.IsSqlite && e.IsTransient && Stopwatch.GetElapsedTime(started) + delay < _outageRetry)
+            {
+                ServerUnreachable(_log, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
+                _writer?.Dispose();
+                _writer = null;
+                Thread.Sleep(delay); // the writer's own thread; later appends queue up meanwhile
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
         }
     }
 
@@ -800,6 +860,9 @@ public sealed partial class TranscriptStore : BackgroundService
 
     [LoggerMessage(2204, LogLevel.Warning, "Transcript: reserving sequence numbers failed on a pooled session ({Error}: {Detail}); trying once more on a new one")]
     private static partial void ReservationSessionLost(ILogger logger, string error, string detail);
+
+    [LoggerMessage(2205, LogLevel.Warning, "Transcript: the database cannot be reached ({Error}: {Detail}); trying again in {DelayMs} ms")]
+    private static partial void ServerUnreachable(ILogger logger, string error, string detail, int delayMs);
 
     [LoggerMessage(2202, LogLevel.Error, "Transcript: a batch of {Requests} requests could not be written ({Error}: {Detail})")]
     private static partial void WriteFailed(ILogger logger, int requests, string error, string detail);

@@ -179,7 +179,8 @@ internal static class Telemetry
             .ConfigureResource(r => r.AddService("botservice", serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
             .WithMetrics(m => m
                 .AddAspNetCoreInstrumentation() // http.server.request.duration, Kestrel connections, rate limiting, ...
-                .AddMeter(BotMetrics.MeterName, TranscriptStore.MeterName, "Microsoft.AspNetCore.RateLimiting", "Microsoft.AspNetCore.Diagnostics")
+                .AddMeter(BotMetrics.MeterName, TranscriptStore.MeterName, "Microsoft.AspNetCore.RateLimiting", "Microsoft.AspNetCore.Diagnostics",
+                    "System.Runtime") // .NET's own: GC heap size, working set, thread pool, exceptions
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)); // every scrape is of now
         if (options.Traces != TraceExporter.None)
         {

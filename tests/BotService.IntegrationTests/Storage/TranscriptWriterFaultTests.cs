@@ -60,6 +60,44 @@ public sealed class TranscriptWriterFaultTests : IAsyncLifetime
     }
 
     [PostgresFact]
+    public async Task AppendAsync_ServerGoneForAMomentLikeARestart_TheAppendWaitsAndLands()
+    {
+        // Arrange: a store whose sessions go through a relay that can cut them, on the same database as _store.
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(TestStorage.ConnectionString(_root));
+        await using var proxy = new PostgresProxy(connection.Host!, connection.Port);
+        connection.Host = "127.0.0.1";
+        connection.Port = proxy.Port;
+        var target = StorageTarget.PostgreSql(connection.ToString(), _root);
+        var options = new DbContextOptionsBuilder<BotDbContext>();
+        StorageSetup.Configure(options, target);
+        using var store = new TranscriptStore(new Database(new Factory(options.Options), target), new TranscriptOptions(), TimeProvider.System,
+            NullLogger<TranscriptStore>.Instance);
+        await store.StartAsync(CancellationToken.None);
+        await store.AppendAsync([Item("c-restart", "one")], CancellationToken.None);
+
+        // Act: the server goes away (every session cut, connections refused) and comes back 1.5 s later, as
+        // `pg_ctl restart` does; appends are made while it is away. Before the fix both failed at once (their callers
+        // on /api/messages answered 200 all the same, and the messages were lost: found by tests/load/soak.sh).
+        // A first append to a new conversation reads its last number from the database first: that read waits too.
+        await proxy.DownAsync();
+        var append = store.AppendAsync([Item("c-restart", "two")], CancellationToken.None);
+        var first = store.AppendAsync([Item("c-new", "first")], CancellationToken.None);
+        await Task.Delay(1500);
+        var failedWhileDown = append.IsFaulted || first.IsFaulted;
+        proxy.Up();
+        var position = (await append.WaitAsync(TimeSpan.FromSeconds(20)))[0];
+        var firstPosition = (await first.WaitAsync(TimeSpan.FromSeconds(20)))[0];
+
+        // Assert: both waited for the server rather than failing, and are stored once, in order.
+        Assert.False(failedWhileDown);
+        Assert.Equal(2, position.Seq);
+        Assert.Equal(1, firstPosition.Seq);
+        Assert.Equal(2, TestStorage.Scalar(_root, """SELECT COUNT(*) FROM messages WHERE "ConversationId" = 'c-restart'"""));
+        Assert.Equal(1, TestStorage.Scalar(_root, """SELECT COUNT(*) FROM messages WHERE "ConversationId" = 'c-new'"""));
+        await store.StopAsync(CancellationToken.None);
+    }
+
+    [PostgresFact]
     public async Task AppendAsync_WriterSessionEndedByTheServer_NextAppendLandsOnANewSession()
     {
         // Arrange: a first append opens the writer's session (and the store knows the conversation's numbers, so the
