@@ -94,7 +94,18 @@ public sealed partial class KnowledgeBase : IDisposable
     /// snapshot's <see cref="AnswerCache"/> without searching again.
     /// </summary>
     /// <exception cref="KnowledgeNotReadyException">No index has been loaded yet.</exception>
-    public Answer Ask(string question, Audience audience)
+    public Answer Ask(string question, Audience audience) => Ask(question, audience, null);
+
+    /// <summary>
+    /// Answers a message in a conversation. A message too vague alone ("how much is it?", "and for veterans?": no
+    /// subject of its own, or a reference back) is read with <paramref name="topic"/>, the conversation's recent topic:
+    /// its words are added to the message, passages of its article rank a little higher, and the answer says so
+    /// (<see cref="Answer.FollowUpAbout"/>). If the articles hold nothing for that reading, the message is answered on
+    /// its own. <paramref name="chosen"/> is a reading the visitor picked from "did you mean": it is answered from that
+    /// section. Only self-contained questions go through the answer cache (a follow-up's answer depends on the topic).
+    /// </summary>
+    /// <exception cref="KnowledgeNotReadyException">No index has been loaded yet.</exception>
+    public Answer Ask(string question, Audience audience, ConversationTopic? topic, Suggestion? chosen = null)
     {
         ArgumentNullException.ThrowIfNull(question);
         using var span = Source.StartActivity("knowledge ask");
@@ -102,11 +113,49 @@ public sealed partial class KnowledgeBase : IDisposable
         try
         {
             var normalised = QueryInterpreter.Normalise(question);
-            var cachedAnswer = snapshot.Answers.TryGet(normalised, audience, out var cached);
-            var answer = cachedAnswer ? cached! : Retrieve(snapshot, normalised, audience, Compose);
-            if (!cachedAnswer)
+
+            // A question asked before on this snapshot, that stands on its own (or is asked with no topic to read it
+            // with), is the cached answer: no analysis at all, as before follow-ups (the reading is kept with it).
+            var asked = snapshot.Answers.TryGet(normalised, audience, out var known, out var knownReading);
+            if (asked && chosen is null && (topic is null || knownReading is { NeedsContext: false, MayNeedContext: false }))
             {
-                snapshot.Answers.Add(normalised, audience, answer);
+                span?.SetTag("knowledge.cached", true);
+                return known!;
+            }
+
+            var reading = knownReading ?? FollowUpReader.Read(normalised, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)));
+            Answer? answer = null;
+            string? readAs = null;
+            var cachedAnswer = false;
+            if (chosen is not null)
+            {
+                // A tap on "did you mean": that section, no second round of choices.
+                answer = WithTopic(Retrieve(snapshot, QueryInterpreter.Normalise(chosen.Question), audience, Compose,
+                    new Preference(chosen.Path, chosen.Section, 0, 1.0)), reading);
+            }
+            else if (topic is not null && reading.NeedsContext)
+            {
+                readAs = $"{reading.Core} {topic.About}";
+                answer = FollowUp(snapshot, readAs, topic, audience);
+            }
+            else if (topic is not null && reading.MayNeedContext)
+            {
+                // "is it FDA approved?" after ketamine and MDMA: the reading with the topic wins if a passage holds
+                // it at least as fully as the best one for the message alone.
+                var alone = Standalone(snapshot, normalised, audience, reading, out cachedAnswer);
+                var withTopic = FollowUp(snapshot, $"{reading.Core} {topic.About}", topic, audience);
+                answer = withTopic is { Answered: true } && withTopic.Confidence >= alone.Confidence ? withTopic : alone;
+            }
+
+            if (answer is null)
+            {
+                answer = Standalone(snapshot, normalised, audience, reading, out cachedAnswer);
+                if (readAs is not null)
+                {
+                    // Read with the topic, the articles had nothing, so it is answered on its own; the reading is
+                    // still what the visitor meant, and the safety check of it must not depend on the articles.
+                    answer = answer with { ReadAs = readAs };
+                }
             }
 
             if (span is { IsAllDataRequested: true })
@@ -116,6 +165,8 @@ public sealed partial class KnowledgeBase : IDisposable
                 span.SetTag("knowledge.cached", cachedAnswer);
                 span.SetTag("knowledge.answered", answer.Answered);
                 span.SetTag("knowledge.confidence", Math.Round(answer.Confidence, 3));
+                span.SetTag("knowledge.followup", answer.FollowUpAbout is not null);
+                span.SetTag("knowledge.did_you_mean", answer.DidYouMean.Count);
             }
 
             return answer;
@@ -125,6 +176,68 @@ public sealed partial class KnowledgeBase : IDisposable
             snapshot.Release();
         }
     }
+
+    /// <summary>
+    /// The message answered on its own, through the answer cache. "Did you mean" only for a message too vague to stand
+    /// alone that no topic resolved: a question with a subject of its own is answered from its best passage, as before
+    /// (docs/quality.md measures both).
+    /// </summary>
+    private Answer Standalone(KnowledgeSnapshot snapshot, string normalised, Audience audience, FollowUpReading reading, out bool cachedAnswer)
+    {
+        cachedAnswer = snapshot.Answers.TryGet(normalised, audience, out var cached);
+        if (cachedAnswer)
+        {
+            return cached!;
+        }
+
+        // A message in stop words only that asks for a kind of fact ("how much is it?") is read with that kind named.
+        var question = QueryInterpreter.Analyze(normalised).Count == 0 ? reading.Core : normalised;
+        var answer = WithTopic(Retrieve<Answer>(snapshot, question, audience, reading.NeedsContext
+            ? (q, c, idf) => AnswerComposer.Compose(q, c, idf, _options, t => Retriever.Weight(snapshot.DocumentCount, snapshot.DocFreq(t)))
+            : Compose), reading);
+        snapshot.Answers.Add(normalised, audience, answer, reading);
+        return answer;
+    }
+
+    /// <summary>The opening of an answer read as a follow-up, so the visitor sees (and can correct) what it was taken to mean.</summary>
+    public static string FollowUpPreface(string about) => $"Taking this as a question about {about}: ";
+
+    /// <summary>
+    /// A vague message read with the conversation's topic: the message and the topic's words as one question, the topic's
+    /// article preferred. Null when that reading finds nothing either (the message is then answered on its own).
+    /// </summary>
+    private Answer? FollowUp(KnowledgeSnapshot snapshot, string readAs, ConversationTopic topic, Audience audience)
+    {
+        var answer = Retrieve(snapshot, readAs, audience, Compose, new Preference(topic.ArticlePath, topic.Section, ArticlePreference, SectionPreference));
+        if (!answer.Answered && answer.DidYouMean.Count == 0)
+        {
+            return null;
+        }
+
+        var preface = FollowUpPreface(topic.About);
+        return answer with
+        {
+            Text = preface + answer.Text,
+            Body = preface + answer.Body,
+            FollowUpAbout = topic.About,
+            ReadAs = readAs,
+            Topic = topic,
+            ChangesTopic = false,
+        };
+    }
+
+    /// <summary>How much a passage of the topic's article gains in the ranking when a follow-up is read with that topic.</summary>
+    private const double ArticlePreference = 0.1;
+
+    /// <summary>How much more a passage of the topic's section gains (the price's section for "how long is it?").</summary>
+    private const double SectionPreference = 0.1;
+
+    /// <summary>What a question answered on its own leaves as the conversation's topic.</summary>
+    private static Answer WithTopic(Answer answer, FollowUpReading reading) => answer with
+    {
+        ChangesTopic = reading.HasContent,
+        Topic = answer.Answered ? new ConversationTopic(reading.About ?? answer.Sources[0].Section.Trim(), answer.Sources[0].Path, answer.Sources[0].Section) : null,
+    };
 
     /// <summary>
     /// Headings of the other sections of an article the reader may see, for follow-up suggestions under an answer
@@ -161,7 +274,7 @@ public sealed partial class KnowledgeBase : IDisposable
             foreach (var c in candidates.Take(5))
             {
                 sb.AppendLine(System.FormattableString.Invariant(
-                    $"  cov={c.Coverage:F2} score={c.Score:F2} type={c.HasWantedType} conf={AnswerComposer.Confidence(query, c):F2} [{c.Passage.Article.Path} > {c.Passage.Section}] {Truncate(c.Passage.Text, 110)}"));
+                    $"  cov={c.Coverage:F2} rank={Retriever.Rank(c):F3} score={c.Score:F2} type={c.HasWantedType} conf={AnswerComposer.Confidence(query, c):F2} [{c.Passage.Article.Path} > {c.Passage.Section}] {Truncate(c.Passage.Text, 110)}"));
             }
 
             return sb.ToString();
@@ -169,6 +282,7 @@ public sealed partial class KnowledgeBase : IDisposable
 
     private Answer Compose(InterpretedQuery query, List<Candidate> candidates, IReadOnlyDictionary<string, double> idf) =>
         AnswerComposer.Compose(query, candidates, idf, _options);
+
 
     /// <summary>Reads and searches a question on the current snapshot, held for the length of the call.</summary>
     private T Retrieve<T>(string question, Audience audience,
@@ -186,10 +300,10 @@ public sealed partial class KnowledgeBase : IDisposable
     }
 
     private static T Retrieve<T>(KnowledgeSnapshot snapshot, string question, Audience audience,
-        Func<InterpretedQuery, List<Candidate>, IReadOnlyDictionary<string, double>, T> use)
+        Func<InterpretedQuery, List<Candidate>, IReadOnlyDictionary<string, double>, T> use, Preference? prefer = null)
     {
         var query = QueryInterpreter.Interpret(question, snapshot.Speller, snapshot.StemKnown);
-        var candidates = Retriever.Search(snapshot, query, audience, out var idf);
+        var candidates = Retriever.Search(snapshot, query, audience, out var idf, prefer);
         return use(query, candidates, idf);
     }
 

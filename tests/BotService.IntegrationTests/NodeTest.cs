@@ -11,7 +11,8 @@ public static class NodeTest
 {
     public static readonly string Folder = Path.Combine(RepoPaths.Root, "tests", "node");
 
-    public static async Task RunAsync(string file, string testName, params (string Name, string Value)[] env)
+    /// <returns>What the test printed (its TAP output), for figures it reports.</returns>
+    public static async Task<string> RunAsync(string file, string testName, params (string Name, string Value)[] env)
     {
         // Arrange
         Assert.True(Directory.Exists(Path.Combine(Folder, "node_modules")),
@@ -52,5 +53,6 @@ public static class NodeTest
         Assert.True(node.ExitCode == 0, $"node test '{testName}' failed:\n{output}");
         Assert.Contains("# pass 1", output, StringComparison.Ordinal);
         Assert.Contains("# fail 0", output, StringComparison.Ordinal);
+        return output;
     }
 }

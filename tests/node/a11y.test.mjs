@@ -355,3 +355,49 @@ test('keyboard: the dashboard by Tab from sign-in to claim, reply and resolve, e
     await nurse.close();
   }
 });
+
+test('axe: the unanswered-question review page in light, dark and phone layouts, and marking a group handled', async () => {
+  const mark = process.env.WC_MARK;
+  assert.ok(mark, 'WC_MARK is needed');
+  const visitor = await open();
+  const nurse = await open();
+  try {
+    // Two visitors' phrasings of a question the articles don't cover (the marker keeps this run's group apart).
+    await load(visitor.page);
+    await say(visitor.page, `can I bring my dog ${mark} to the session`);
+    await visitor.page.getByText("I couldn't find that", { exact: false }).first().waitFor({ timeout: 15000 });
+    await say(visitor.page, `may I bring my dog ${mark} along`);
+    await visitor.page.getByText("I couldn't find that", { exact: false }).nth(1).waitFor({ timeout: 15000 });
+
+    await signIn(nurse.page, staffCredentials());
+    await nurse.page.getByRole('link', { name: 'Unanswered questions' }).click();
+    await nurse.page.waitForURL(/\/dashboard\/review/);
+    const group = nurse.page.locator('li.review-group', { hasText: mark });
+    for (const until = Date.now() + 10000; !(await group.count()) && Date.now() < until;) {
+      await nurse.page.waitForTimeout(200);
+      await nurse.page.reload(); // the questions are recorded just after the replies
+    }
+    assert.equal(await group.count(), 1, 'the two phrasings should form one group');
+    assert.match(await group.innerText(), /2 times/);
+    assertNone(await scan(nurse.page, 'dashboard review'), 'the review page');
+    await nurse.page.emulateMedia({ colorScheme: 'dark' });
+    assertNone(await scan(nurse.page, 'dashboard review, dark'), 'the review page in dark mode');
+    await nurse.page.emulateMedia({ colorScheme: 'light' });
+    await nurse.page.setViewportSize({ width: 390, height: 844 });
+    assertNone(await scan(nurse.page, 'dashboard review, phone 390x844'), 'the review page on a phone');
+    await assertNoSidewaysScroll(nurse.page, 'the review page');
+    mkdirSync(out, { recursive: true });
+    await nurse.page.screenshot({ path: join(out, 'dashboard-review-phone.png'), fullPage: true });
+
+    // Marking it handled, by keyboard: the group leaves the page and the page says so.
+    await group.getByRole('button', { name: /Mark handled/ }).focus();
+    await nurse.page.keyboard.press('Enter');
+    await nurse.page.locator('.status[role="status"]').waitFor({ timeout: 5000 });
+    assert.match(await nurse.page.locator('.status[role="status"]').innerText(), /Marked 2 questions handled/);
+    assert.equal(await nurse.page.locator('li.review-group', { hasText: mark }).count(), 0);
+    assertNone(await scan(nurse.page, 'dashboard review, after marking handled'), 'the review page after marking a group handled');
+  } finally {
+    await visitor.close();
+    await nurse.close();
+  }
+});

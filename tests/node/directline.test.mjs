@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { until } from './until.mjs';
 
 const require = createRequire(import.meta.url);
 globalThis.XMLHttpRequest = require('xhr2');
@@ -58,18 +59,6 @@ function connect(options) {
 
 function post(directLine, activity) {
   return new Promise((resolve, reject) => directLine.postActivity(activity).subscribe(resolve, reject));
-}
-
-async function until(what, condition, ms = 10000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const value = condition();
-    if (value) {
-      return value;
-    }
-    await new Promise(r => setTimeout(r, 20));
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
 }
 
 const message = (text, clientActivityID) => ({

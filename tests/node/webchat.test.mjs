@@ -52,6 +52,27 @@ test('a question gets the cited answer', async () => {
   }
 });
 
+test('a vague question gets "did you mean", and a tap asks the chosen one', async () => {
+  const s = await open();
+  try {
+    await load(s.page);
+    await say(s.page, 'is it safe?');
+    await s.page.getByText('Did you mean', { exact: false }).first().waitFor({ timeout: 15000 });
+    // The choices replace the welcome's suggestions: the headings offered in the reply.
+    const choice = s.page.locator('.webchat__suggested-action').last();
+    await choice.waitFor({ timeout: 5000 });
+    const label = (await choice.innerText()).trim();
+    assert.ok(label.length > 0);
+    await choice.click();
+    // The tap sends the question with the heading, and the answer comes with its source.
+    await s.page.getByText(`is it safe – ${label.replace(/…$/, '')}`, { exact: false }).first().waitFor({ timeout: 15000 });
+    await s.page.locator('.webchat__link-definitions').first().waitFor({ timeout: 15000 });
+    assertClean(s);
+  } finally {
+    await s.close();
+  }
+});
+
 test('a crisis message shows the crisis card within a second', async () => {
   const s = await open();
   try {

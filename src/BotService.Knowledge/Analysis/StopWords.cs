@@ -29,7 +29,7 @@ internal static class StopWords
         "one", "single", "during", "around", "yet", "still", "lot", "lots", "instead", "besides", "else", "ever", "even",
         "actually", "maybe", "place", "places", "most", "put", "try", "tried", "trying", "nothing", "regular", "normal",
         "usual", "good", "great", "best", "et", "al", "guys", "folks", "yall", "currently", "now", "today", "able",
-        "let", "like", "kind", "sort", "anyone", "someone", "something", "anything", "thing", "things",
+        "let", "like", "kind", "sort", "among", "amongst", "anyone", "someone", "something", "anything", "thing", "things",
     ];
 
     public static CharArraySet Set { get; } = new CharArraySet(ClinicAnalyzer.Version, Words, ignoreCase: true).AsReadOnly();

@@ -36,18 +36,23 @@ internal sealed class AnswerCache
 
     public int Count => Volatile.Read(ref _current).Answers.Count;
 
-    public bool TryGet(string question, Audience audience, [MaybeNullWhen(false)] out Answer answer)
+    public bool TryGet(string question, Audience audience, [MaybeNullWhen(false)] out Answer answer) =>
+        TryGet(question, audience, out answer, out _);
+
+    /// <summary>The answer and how the question was read (whether it needs a conversation's topic), as added.</summary>
+    public bool TryGet(string question, Audience audience, [MaybeNullWhen(false)] out Answer answer, out Search.FollowUpReading? reading)
     {
-        if (question.Length > MaxQuestionLength)
+        if (question.Length <= MaxQuestionLength && Volatile.Read(ref _current).Answers.TryGetValue(new Key(question, audience), out var entry))
         {
-            answer = null;
-            return false;
+            (answer, reading) = (entry.Answer, entry.Reading);
+            return true;
         }
 
-        return Volatile.Read(ref _current).Answers.TryGetValue(new Key(question, audience), out answer);
+        (answer, reading) = (null, null);
+        return false;
     }
 
-    public void Add(string question, Audience audience, Answer answer)
+    public void Add(string question, Audience audience, Answer answer, Search.FollowUpReading? reading = null)
     {
         if (Capacity == 0 || question.Length > MaxQuestionLength)
         {
@@ -66,14 +71,16 @@ internal sealed class AnswerCache
             }
         }
 
-        generation.Answers.TryAdd(new Key(question, audience), answer);
+        generation.Answers.TryAdd(new Key(question, audience), new Entry(answer, reading));
     }
 
     private readonly record struct Key(string Question, Audience Audience);
 
+    private sealed record Entry(Answer Answer, Search.FollowUpReading? Reading);
+
     private sealed class Generation
     {
-        public readonly ConcurrentDictionary<Key, Answer> Answers = new();
+        public readonly ConcurrentDictionary<Key, Entry> Answers = new();
         public int Reserved;
     }
 }

@@ -22,8 +22,25 @@ internal static class AnswerComposer
         "I can't give personal medical advice, such as doses or changes to your own medication. " +
         "Please ask the clinic's clinicians: they can look at your situation and answer safely.";
 
+    /// <summary>
+    /// "Close in score": a passage from another topic is offered beside the best one when its confidence is within
+    /// this much of the best's (both above the threshold)...
+    /// </summary>
+    internal const double CloseConfidence = 0.05;
+
+    /// <summary>... and its ranking score (<see cref="Retriever.Rank"/>) within this much: neither clearly wins.</summary>
+    internal const double CloseRank = 0.06;
+
+    /// <summary>Two section headings name the same topic when the rarer-weighted half of the shorter one is shared.</summary>
+    private const double SameTopicOverlap = 0.5;
+
+    private const int MaxSuggestions = 3;
+
+    public const string DidYouMeanIntro = "This could be about more than one thing in the clinic's articles. Did you mean:";
+
+    /// <param name="weight">A term's rarity in the index (for telling topics apart); null turns "did you mean" off.</param>
     public static Answer Compose(InterpretedQuery query, IReadOnlyList<Candidate> candidates,
-        IReadOnlyDictionary<string, double> idf, AnswerOptions options)
+        IReadOnlyDictionary<string, double> idf, AnswerOptions options, Func<string, double>? weight = null)
     {
         var best = candidates.Count > 0 ? candidates[0] : null;
         var confidence = best is null ? 0 : Confidence(query, best);
@@ -32,6 +49,11 @@ internal static class AnswerComposer
             var decline = Decline(options);
             return new Answer(false, query.AsksPersonalAdvice ? $"{PersonalAdviceNote}\n\n{decline}" : decline,
                 Math.Round(confidence, 3), [], query.Corrections, query.AsksPersonalAdvice);
+        }
+
+        if (weight is not null && !query.AsksPersonalAdvice && CloseReadings(query, candidates, options, weight) is { Count: >= 2 } readings)
+        {
+            return DidYouMean(query, readings, confidence);
         }
 
         var passage = best.Passage;
@@ -65,6 +87,62 @@ internal static class AnswerComposer
 
         c *= Math.Max(0.75, Math.Pow(0.92, query.Corrections.Count));
         return Math.Clamp(c, 0, 1);
+    }
+
+    /// <summary>
+    /// The best passage and up to two more that are close to it in confidence and ranking but under a heading about
+    /// something else: the question could mean any of them. Empty when the best one clearly wins or the close ones
+    /// are all on its topic (several articles saying the same thing are not a choice to put to the visitor).
+    /// </summary>
+    internal static List<Candidate> CloseReadings(InterpretedQuery query, IReadOnlyList<Candidate> candidates, AnswerOptions options,
+        Func<string, double> weight)
+    {
+        var best = candidates[0];
+        var bestConfidence = Confidence(query, best);
+        var bestRank = Retriever.Rank(best);
+        var readings = new List<Candidate> { best };
+        for (var i = 1; i < candidates.Count && readings.Count < MaxSuggestions; i++)
+        {
+            var c = candidates[i];
+            var confidence = Confidence(query, c);
+            if (confidence < options.MinConfidence || bestConfidence - confidence > CloseConfidence || bestRank - Retriever.Rank(c) > CloseRank
+                || c.Passage.IsReferenceList || readings.Any(r => SameTopic(r.Passage, c.Passage, weight)))
+            {
+                continue;
+            }
+
+            readings.Add(c);
+        }
+
+        return readings.Count >= 2 ? readings : [];
+    }
+
+    /// <summary>Whether two passages' section headings are about the same thing (the same heading, or most of the shorter one's weight shared).</summary>
+    internal static bool SameTopic(Passage a, Passage b, Func<string, double> weight)
+    {
+        if (string.Equals(a.Section, b.Section, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var ta = QueryInterpreter.Analyze(a.Section);
+        var tb = QueryInterpreter.Analyze(b.Section);
+        var smaller = Math.Min(ta.Sum(weight), tb.Sum(weight));
+        return smaller > 0 && ta.Intersect(tb).Sum(weight) / smaller >= SameTopicOverlap;
+    }
+
+    private static Answer DidYouMean(InterpretedQuery query, List<Candidate> readings, double confidence)
+    {
+        var asked = query.Text.Trim().TrimEnd('?', '!', '.', ' ');
+        var suggestions = readings.Select(r => new Suggestion(
+            $"{asked} – {r.Passage.Section.Trim().TrimEnd('?')}", r.Passage.Section, r.Passage.Article.Title, r.Passage.Article.Path)).ToArray();
+        var text = new StringBuilder(DidYouMeanIntro);
+        foreach (var r in readings)
+        {
+            text.Append("\n- ").Append(r.Passage.Section.Trim()).Append(" (“").Append(r.Passage.Article.Title).Append("”)");
+        }
+
+        return new Answer(false, text.ToString(), Math.Round(confidence, 3), [], query.Corrections, false) { DidYouMean = suggestions };
     }
 
     internal static string SourceLine(AnswerSource s)

@@ -34,6 +34,18 @@ internal static partial class AnswerTypeDetector
         (AnswerTypes.Timeframe, Stems("soon fast quick quickly rapid rapidly long")),
     ];
 
+    /// <summary>Every cue word's analysed form: words that name a kind of fact, not a subject.</summary>
+    public static IEnumerable<string> CueTerms => Cues.SelectMany(c => c.Stems);
+
+    /// <summary>A plain word that asks for the first kind of fact in <paramref name="wants"/> ("cost" for a price), or null.</summary>
+    public static string? CueFor(AnswerTypes wants) =>
+        wants.HasFlag(AnswerTypes.Money) ? "cost"
+        : wants.HasFlag(AnswerTypes.Duration) ? "duration"
+        : wants.HasFlag(AnswerTypes.Percent) ? "percent"
+        : wants.HasFlag(AnswerTypes.Location) ? "location"
+        : wants.HasFlag(AnswerTypes.Timeframe) ? "soon"
+        : null;
+
     public static string FieldValue(AnswerTypes t) => t.ToString().ToLowerInvariant();
 
     /// <summary>True if the term only names a kind of fact that <paramref name="holds"/> includes and the question wants.</summary>

@@ -11,6 +11,13 @@ namespace BotService.Knowledge.Search;
 internal sealed record Candidate(Passage Passage, float Score, double Coverage, double SentenceCoverage, bool HasWantedType);
 
 /// <summary>
+/// Where a question's answer is expected: the article (and section) a follow-up's topic came from, or the reading a
+/// visitor chose from "did you mean". Passages of the article rank higher by <see cref="ArticleBonus"/>, those of the
+/// section by <see cref="SectionBonus"/> more.
+/// </summary>
+internal sealed record Preference(string ArticlePath, string Section, double ArticleBonus, double SectionBonus);
+
+/// <summary>
 /// Builds the Lucene query with the API (never by escaping user text into QueryParser) and ranks passages:
 /// BM25 over the passage text, its section heading and the article title (best field per term), a bonus for
 /// question terms that stand near each other, and a bonus for passages holding the kind of fact asked for.
@@ -31,7 +38,8 @@ internal static class Retriever
     // A clause is judged on its own only if it says something specific (a lone "ketamine" does not).
     private const double MinClauseWeight = 1.0;
 
-    public static List<Candidate> Search(KnowledgeSnapshot snapshot, InterpretedQuery query, Audience audience, out IReadOnlyDictionary<string, double> idf)
+    public static List<Candidate> Search(KnowledgeSnapshot snapshot, InterpretedQuery query, Audience audience, out IReadOnlyDictionary<string, double> idf,
+        Preference? prefer = null)
     {
         // One term-dictionary look-up per term serves the weights and the first stage.
         var docFreq = query.Terms.ToDictionary(t => t, snapshot.DocFreq, StringComparer.Ordinal);
@@ -87,7 +95,10 @@ internal static class Retriever
 
         // Coverage first (a passage that answers every part of the question beats one that repeats one word),
         // then the Lucene score.
-        results.Sort((a, b) => Rank(b).CompareTo(Rank(a)));
+        // A preference only decides between passages that cover the question about as well as the best one does: it
+        // never puts a passage that misses part of the question ("how much": no price) above one that holds it all.
+        var bestCoverage = results.Max(c => c.Coverage);
+        results.Sort((a, b) => (Rank(b) + Bonus(b, prefer, bestCoverage)).CompareTo(Rank(a) + Bonus(a, prefer, bestCoverage)));
         return results;
     }
 
@@ -183,7 +194,14 @@ internal static class Retriever
         return total > 0 ? covered / total : 0;
     }
 
-    private static double Rank(Candidate c) =>
+    private const double PreferenceCoverageMargin = 0.05;
+
+    private static double Bonus(Candidate c, Preference? prefer, double bestCoverage) =>
+        prefer is null || c.Passage.Article.Path != prefer.ArticlePath || c.Coverage < bestCoverage - PreferenceCoverageMargin ? 0
+        : prefer.ArticleBonus + (c.Passage.Section == prefer.Section ? prefer.SectionBonus : 0);
+
+    /// <summary>How the ranking orders candidates (the higher the better); "did you mean" compares the top ones on it.</summary>
+    internal static double Rank(Candidate c) =>
         (0.45 * c.Coverage) + (0.25 * c.SentenceCoverage) + (0.3 * c.Score) + (c.HasWantedType ? 0.15 : 0) - (c.Passage.IsReferenceList ? 0.3 : 0);
 
     private static Query BuildQuery(InterpretedQuery query, Dictionary<string, double> weights)
@@ -233,14 +251,20 @@ internal static class Retriever
     /// <summary>BM25's inverse document frequency for each term; a term no passage has gets the highest weight.</summary>
     private static Dictionary<string, double> Idf(int documentCount, Dictionary<string, int> docFreq)
     {
-        var n = (double)Math.Max(1, documentCount);
         var idf = new Dictionary<string, double>(docFreq.Count, StringComparer.Ordinal);
         foreach (var (t, df) in docFreq)
         {
-            idf[t] = Math.Log(1 + ((n - df + 0.5) / (df + 0.5)));
+            idf[t] = Weight(documentCount, df);
         }
 
         return idf;
+    }
+
+    /// <summary>BM25's inverse document frequency of a term found in <paramref name="docFreq"/> of <paramref name="documentCount"/> passages.</summary>
+    internal static double Weight(int documentCount, int docFreq)
+    {
+        var n = (double)Math.Max(1, documentCount);
+        return Math.Log(1 + ((n - docFreq + 0.5) / (docFreq + 0.5)));
     }
 }
 

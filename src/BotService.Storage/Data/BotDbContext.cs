@@ -34,6 +34,9 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
 
     public DbSet<TeamsOverdueAlertRecord> TeamsOverdueAlerts => Set<TeamsOverdueAlertRecord>();
 
+    /// <summary>Answers and declines with their votes, for the staff review page (<see cref="AnswerRecord"/>).</summary>
+    public DbSet<AnswerRecord> Answers => Set<AnswerRecord>();
+
     /// <summary>Append-only: see <see cref="AuditEventRecord"/>.</summary>
     public DbSet<AuditEventRecord> AuditEvents => Set<AuditEventRecord>();
 
@@ -165,6 +168,23 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
             e.Property(a => a.Detail).HasMaxLength(500);
             e.HasIndex(a => a.At);
             e.HasIndex(a => a.EscalationId);
+        });
+
+        modelBuilder.Entity<AnswerRecord>(e =>
+        {
+            e.ToTable("answers");
+            e.HasKey(a => a.Id);
+            e.Property(a => a.AnswerId).HasMaxLength(40);
+            e.HasIndex(a => a.AnswerId).IsUnique();
+            e.Property(a => a.ConversationId).HasMaxLength(200);
+            e.Property(a => a.Channel).HasMaxLength(50);
+            e.Property(a => a.QuestionActivityId).HasMaxLength(200);
+            e.Property(a => a.ReplyActivityId).HasMaxLength(200);
+            e.Property(a => a.SourcePath).HasMaxLength(300);
+            e.Property(a => a.SourceSection).HasMaxLength(300);
+            e.Property(a => a.HandledBy).HasMaxLength(256);
+            e.HasIndex(a => a.CreatedAt);
+            e.HasIndex(a => a.ConversationId);
         });
 
         PostgreSqlTextColumns(modelBuilder);

@@ -50,6 +50,9 @@ public static class AuditActions
     public const string UserAdd = "user.add";
     public const string UserDisable = "user.disable";
     public const string UserEnable = "user.enable";
+    public const string ReviewView = "review.view";
+    public const string ReviewExport = "review.export";
+    public const string ReviewHandled = "review.handled";
 }
 
 /// <summary>An internal note on an escalation: staff only, never shown to the visitor. Health data, like messages.</summary>

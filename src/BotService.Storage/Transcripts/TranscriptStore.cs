@@ -166,7 +166,7 @@ public sealed partial class TranscriptStore : BackgroundService
         if (_target.IsSqlite)
         {
             _connectionString = new SqliteConnectionStringBuilder(_target.ConnectionString) { DefaultTimeout = 6 }.ToString();
-            _sessionSetup = normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;";
+            _sessionSetup = (normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;") + StorageSetup.SqliteBusyTimeoutPragma;
             _time2db = new DateTimeOffsetToBinaryConverter(); // as the model stores it on SQLite (BotDbContext)
         }
         else

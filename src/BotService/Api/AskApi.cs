@@ -117,7 +117,9 @@ internal static partial class AskApi
         answer.Confidence,
         answer.Sources.Select(s => new SourceDto(s.Title, s.Clinic, s.Section, s.Path, s.Updated.ToString("yyyy-MM-dd"))).ToArray(),
         safety,
-        answer.Corrections.Count > 0 ? string.Join(", ", answer.Corrections.Select(c => $"{c.From} → {c.To}")) : null);
+        answer.Corrections.Count > 0 ? string.Join(", ", answer.Corrections.Select(c => $"{c.From} → {c.To}")) : null,
+        answer.FollowUpAbout,
+        answer.DidYouMean.Count > 0 ? answer.DidYouMean.Select(s => new SuggestionDto(s.Question, s.Section, s.Title, s.Path)).ToArray() : null);
 
     private sealed record Parsed(string? Text, Audience Audience, string? ConversationId, Dictionary<string, string[]>? Errors, ProblemHttpResult? Problem);
 

@@ -10,7 +10,12 @@ internal sealed record AskResponse(
     double Confidence,
     IReadOnlyList<SourceDto> Sources,
     SafetyDto Safety,
-    string? InterpretedAs);
+    string? InterpretedAs,
+    string? FollowUpAbout = null,
+    IReadOnlyList<SuggestionDto>? DidYouMean = null);
+
+/// <summary>One reading offered by "did you mean": post <see cref="Question"/> (with the same conversationId) to choose it.</summary>
+internal sealed record SuggestionDto(string Question, string Section, string Title, string Path);
 
 internal sealed record SourceDto(string Title, string Clinic, string Section, string Path, string Updated);
 

@@ -43,7 +43,7 @@ internal static class BotFrameworkServices
 
         // The turn pipeline, in order: telemetry, the transcript (every channel's activities; never blocks a reply), the typing
         // indicator for slow turns, the safety gate, staff hand-off (quiet while staff have the conversation), the Teams
-        // tenant gate, then the bot.
+        // tenant gate, answer feedback, then the bot.
         services.AddSingleton<IMiddleware, Hosting.TurnTelemetryMiddleware>(); // log scope (conversation hash), answer metrics
         services.AddSingleton<IMiddleware, TranscriptMiddleware>();
         services.AddSingleton<IMiddleware>(sp => new ShowTypingMiddleware(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2),
@@ -51,6 +51,11 @@ internal static class BotFrameworkServices
         services.AddSingleton<IMiddleware, SafetyMiddleware>();
         services.AddSingleton<IMiddleware, StaffHandoffMiddleware>();
         services.AddSingleton<IMiddleware, TeamsMiddleware>();
+        services.AddSingleton<IMiddleware, Feedback.FeedbackMiddleware>(); // votes on answers (Web Chat, Teams), after the tenant gate
+        services.AddSingleton<Feedback.AnswerLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<Feedback.AnswerLog>());
+        services.AddOptions<FollowUpOptions>().BindConfiguration(FollowUpOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<ConversationTopics>();
         services.AddSingleton<ClinicBot>();
         services.AddSingleton<IBot>(sp => sp.GetRequiredService<ClinicBot>());
         services.AddSingleton<BotPipeline>();

@@ -9,7 +9,8 @@ namespace BotService.Bot;
 /// sent any crisis wording (an emergency never gets here). It answers from the clinic's articles with the source as a
 /// citation and the article's other sections as follow-up suggestions, and welcomes people who join.
 /// </summary>
-internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams, Hosting.SafetyGate gate) : ActivityHandler
+internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Options.IOptions<TeamsOptions> teams, Hosting.SafetyGate gate,
+    ConversationTopics topics, Safety.ISafetyClassifier classifier, Feedback.AnswerLog answers) : ActivityHandler
 {
     /// <summary>The name of the event a web page sends when the chat opens (Web Chat sends no conversationUpdate until the first message).</summary>
     public const string JoinEvent = "webchat/join";
@@ -28,16 +29,31 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
             return;
         }
 
+        // The conversation's recent topic, for a message too vague alone ("how much is it?"); the safety middleware has
+        // already classified the message as written.
+        var channel = turnContext.Activity.ChannelId ?? "unknown";
+        var conversationId = turnContext.Activity.Conversation?.Id;
+        var (topic, chosen) = conversationId is null ? (null, null) : topics.Read(channel, conversationId, text);
         Knowledge.Answers.Answer answer;
         try
         {
-            answer = knowledge.Ask(text, turnContext.Audience());
+            answer = knowledge.Ask(text, turnContext.Audience(), topic, chosen);
         }
         catch (KnowledgeNotReadyException)
         {
             turnContext.SetKnowledgeNotReady();
             await turnContext.SendActivityAsync(Replies.NotReady(), cancellationToken);
             return;
+        }
+
+        if (answer.ReadAs is { } readAs && await CheckReadingAsync(turnContext, readAs, cancellationToken))
+        {
+            return; // read with its topic, the message is an emergency: the crisis reply is the whole answer
+        }
+
+        if (conversationId is not null)
+        {
+            topics.Record(channel, conversationId, answer);
         }
 
         turnContext.SetAnswer(answer);
@@ -55,9 +71,36 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
             var followUps = a.Answered
                 ? knowledge.RelatedSections(a.Sources[0].Path, a.Sources[0].Section, audience, 3)
                 : Replies.StarterQuestions;
-            return teamsCard ? Replies.AnswerCard(a, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(a, followUps);
+            return a.DidYouMean.Count > 0 ? Replies.DidYouMean(a, teamsCard)
+                : teamsCard ? Replies.AnswerCard(a, followUps, teams.Value.PublicBaseUrl) : Replies.Answer(a, followUps);
         });
-        await turnContext.SendActivityAsync(reply, cancellationToken);
+        await answers.SendAsync(turnContext, answer, reply, cancellationToken); // with feedback buttons on an answer; recorded for review
+    }
+
+    /// <summary>
+    /// A follow-up is read with words of earlier messages ("how many would it take" about an overdose is only clear with
+    /// its topic), so the reading is classified too. Only a level higher than the message's own goes through the gate
+    /// (escalated as the reading, under its own key) and gets its wording; an emergency ends the turn like the safety
+    /// middleware does. True if it did.
+    /// </summary>
+    private async Task<bool> CheckReadingAsync(ITurnContext turnContext, string readAs, CancellationToken cancellationToken)
+    {
+        var own = turnContext.Safety()?.Assessment.Level ?? Safety.SafetyLevel.None;
+        if (classifier.Classify(readAs).Level <= own)
+        {
+            return false;
+        }
+
+        var activity = turnContext.Activity;
+        var outcome = gate.Check(readAs, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
+            (activity.Id ?? Guid.NewGuid().ToString("n")) + "#followup");
+        turnContext.SetSafety(outcome);
+        if (outcome.Reply is { } reply)
+        {
+            await turnContext.SendActivityAsync(Replies.Crisis(reply), cancellationToken);
+        }
+
+        return outcome.Assessment.Level == Safety.SafetyLevel.Emergency;
     }
 
     protected override Task OnMembersAddedAsync(IReadOnlyList<ChannelAccount> membersAdded, ITurnContext turnContext, CancellationToken cancellationToken) =>

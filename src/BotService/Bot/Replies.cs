@@ -167,6 +167,59 @@ internal static class Replies
         };
     }
 
+    /// <summary>
+    /// "Did you mean": the question could mean passages under different headings, so the visitor picks one instead of
+    /// the bot guessing. Web Chat and most channels: the choices as suggested actions (<c>imBack</c>: a tap sends the
+    /// question). Teams: an Adaptive Card with one <c>Action.Submit</c> per choice as a <c>messageBack</c> (the text goes
+    /// to the bot and shows in the chat as sent; works in channels, where Teams shows no suggested actions).
+    /// </summary>
+    public static Activity DidYouMean(Answer answer, bool teamsCard)
+    {
+        if (!teamsCard)
+        {
+            return new Activity
+            {
+                Type = ActivityTypes.Message,
+                Text = answer.Text,
+                TextFormat = "plain",
+                SuggestedActions = new SuggestedActions
+                {
+                    Actions = answer.DidYouMean.Select(s => new CardAction { Type = "imBack", Title = ButtonTitle(s.Section.Trim()), Value = Json(w => w.WriteStringValue(s.Question)) }).ToArray(),
+                },
+            };
+        }
+
+        var card = AdaptiveCard(
+            w =>
+            {
+                w.WriteStartObject();
+                w.WriteString("type", "TextBlock");
+                w.WriteString("text", answer.Text.Split('\n')[0]); // the question; the choices are the buttons
+                w.WriteBoolean("wrap", true);
+                w.WriteEndObject();
+            },
+            w =>
+            {
+                foreach (var s in answer.DidYouMean)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", "Action.Submit");
+                    w.WriteString("title", ButtonTitle(s.Section.Trim()));
+                    w.WriteStartObject("data");
+                    w.WriteStartObject("msteams");
+                    w.WriteString("type", "messageBack");
+                    w.WriteString("text", s.Question);
+                    w.WriteString("displayText", s.Question);
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                }
+            });
+        return AdaptiveCardMessage(answer.Text, card);
+
+        static string ButtonTitle(string s) => s.Length <= 60 ? s : s[..57].TrimEnd() + "…";
+    }
+
     public const string StaffWelcomeText =
         "Hello! Ask me anything the clinic's articles cover, including the staff guides (for example: what do I do with an " +
         "urgent escalation?). Escalation alerts are posted in the staff channel with a link to the dashboard.";

@@ -53,6 +53,7 @@ internal static class DashboardApi
         services.AddHostedService(sp => sp.GetRequiredService<ClaimedConversations>());
         services.AddHostedService<DashboardSignals>(); // several instances: the others' escalation changes
         services.AddSingleton<EscalationBoard>();
+        services.AddSingleton<ReviewBoard>();
         services.AddSingleton<RetentionJob>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionJob>());
         services.AddHostedService<EndpointWarmUp>();
@@ -91,6 +92,13 @@ internal static class DashboardApi
             http.Response.Headers.CacheControl = "no-store";
             await board.WriteFalseAlarmsAsync(http.Response.Body, ct);
         }).RequireAuthorization(StaffAuth.AdminPolicy);
+        api.MapGet("/review.csv", async (ReviewBoard review, HttpContext http, int? days, CancellationToken ct) =>
+        {
+            http.Response.ContentType = "text/csv; charset=utf-8";
+            http.Response.Headers.ContentDisposition = "attachment; filename=\"unanswered-questions.csv\"";
+            http.Response.Headers.CacheControl = "no-store";
+            await review.WriteCsvAsync(http.User.ToActor(), ReviewBoard.Period(days), http.Response.Body, ct); // audited before the first byte
+        }); // staff and admins, like the review page
         return app;
     }
 }

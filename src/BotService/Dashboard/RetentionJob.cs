@@ -7,10 +7,11 @@ using Microsoft.Extensions.Options;
 namespace BotService.Dashboard;
 
 /// <summary>
-/// Purges transcript text older than <see cref="RetentionOptions.Days"/>: messages, and the internal notes of resolved
-/// escalations. A conversation with an open or claimed escalation keeps everything until staff resolve it. Escalation
-/// rows (rule ids and spans, no text) and the audit trail stay. Every run that purges anything is audited. With several
-/// instances only the one holding <see cref="Hosting.SingleInstanceWork"/> purges.
+/// Purges transcript text older than <see cref="RetentionOptions.Days"/>: messages, the internal notes of resolved
+/// escalations, and the questions (with their answers and votes) kept for the review page. A conversation with an
+/// open or claimed escalation keeps everything until staff resolve it. Escalation rows (rule ids and spans, no text)
+/// and the audit trail stay. Every run that purges anything is audited. With several instances only the one holding
+/// <see cref="Hosting.SingleInstanceWork"/> purges.
 /// </summary>
 internal sealed partial class RetentionJob(
     Database database, AuditLog audit, IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionJob> log,
@@ -60,10 +61,15 @@ internal sealed partial class RetentionJob(
         var notes = await db.EscalationNotes
             .Where(n => n.CreatedAt < cutoff && db.Escalations.Any(e => e.Id == n.EscalationId && e.Status == EscalationBoard.Resolved))
             .ExecuteDeleteAsync(cancellationToken);
-        if (messages + notes > 0)
+        // The questions kept for the review page are transcript text too: they go with their conversation's messages.
+        var questions = await db.Answers
+            .Where(a => a.CreatedAt < cutoff
+                && !db.Escalations.Any(e => e.ConversationId == a.ConversationId && (e.Status == EscalationBoard.Open || e.Status == EscalationBoard.Claimed)))
+            .ExecuteDeleteAsync(cancellationToken);
+        if (messages + notes + questions > 0)
         {
             audit.Add(db, Actor.System, AuditActions.RetentionPurge,
-                detail: string.Create(CultureInfo.InvariantCulture, $"{messages} messages, {notes} notes older than {options.Value.Days} days"));
+                detail: string.Create(CultureInfo.InvariantCulture, $"{messages} messages, {notes} notes, {questions} questions older than {options.Value.Days} days"));
             await db.SaveChangesAsync(cancellationToken);
         }
 

@@ -10,7 +10,7 @@ namespace BotService.IntegrationTests.Auth;
 /// </summary>
 public sealed class TeamsTests(AuthenticatedService service) : IClassFixture<AuthenticatedService>
 {
-    private object TeamsMessage(string id, string text, string tenant = AuthenticatedService.TenantId, bool mention = true) => new
+    private object TeamsMessage(string id, string text, string tenant = AuthenticatedService.TenantId, bool mention = true, string? thread = null) => new
     {
         type = "message",
         id,
@@ -21,7 +21,7 @@ public sealed class TeamsTests(AuthenticatedService service) : IClassFixture<Aut
         textFormat = "plain",
         from = new { id = "29:1a2b3c-staff", name = "Night Nurse", aadObjectId = "00000000-0000-0000-0000-0000000000aa" },
         recipient = new { id = "28:" + BotFrameworkIssuer.AppId, name = "Clinic Bot" },
-        conversation = new { id = "19:staffchannel@thread.skype;messageid=" + id, conversationType = "channel", isGroup = true, tenantId = tenant },
+        conversation = new { id = "19:staffchannel@thread.skype;messageid=" + (thread ?? id), conversationType = "channel", isGroup = true, tenantId = tenant },
         entities = mention
             ? new object[] { new { type = "mention", mentioned = new { id = "28:" + BotFrameworkIssuer.AppId, name = "Clinic Bot" }, text = "<at>Clinic Bot</at>" } }
             : [],
@@ -82,5 +82,47 @@ public sealed class TeamsTests(AuthenticatedService service) : IClassFixture<Aut
         var replies = await SendAsync(TeamsMessage("t3", "a patient says he took 40 pills", tenant: "00000000-0000-0000-0000-00000000beef"), "messageid=t3");
 
         Assert.Contains("988", replies[0].GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Teams_FollowUpInTheSameThread_IsReadWithItsTopicAndSaysSo()
+    {
+        await SendAsync(TeamsMessage("t30", "What is ketamine-assisted psychotherapy?"), "messageid=t30");
+
+        var replies = await SendAsync(TeamsMessage("t31", "how much is it?", thread: "t30"), "messageid=t30");
+
+        var card = replies[^1].GetProperty("attachments")[0].GetProperty("content");
+        Assert.StartsWith("Taking this as a question about ketamine-assisted psychotherapy: ", card.GetProperty("body")[0].GetProperty("text").GetString(),
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Teams_VagueQuestion_DidYouMeanCardWithMessageBackButtons_ATapIsAnsweredFromThatSection()
+    {
+        // Act
+        var asked = Assert.Single(await SendAsync(TeamsMessage("t40", "is it safe?"), "messageid=t40"));
+
+        // Assert: a card whose buttons send the question back as the visitor's message
+        var attachment = asked.GetProperty("attachments")[0];
+        Assert.Equal("application/vnd.microsoft.card.adaptive", attachment.GetProperty("contentType").GetString());
+        var actions = attachment.GetProperty("content").GetProperty("actions").EnumerateArray().ToArray();
+        Assert.InRange(actions.Length, 2, 3);
+        Assert.All(actions, a =>
+        {
+            Assert.Equal("Action.Submit", a.GetProperty("type").GetString());
+            var msteams = a.GetProperty("data").GetProperty("msteams");
+            Assert.Equal("messageBack", msteams.GetProperty("type").GetString());
+            Assert.Equal(msteams.GetProperty("text").GetString(), msteams.GetProperty("displayText").GetString());
+        });
+
+        // Act: the tap (Teams posts the messageBack text as a message in the thread)
+        var chosen = actions[^1];
+        var replies = await SendAsync(TeamsMessage("t41", chosen.GetProperty("data").GetProperty("msteams").GetProperty("text").GetString()!,
+            mention: false, thread: "t40"), "messageid=t40");
+
+        // Assert: answered from the chosen heading
+        var card = replies[^1].GetProperty("attachments")[0].GetProperty("content");
+        Assert.Contains($"section “{chosen.GetProperty("title").GetString()!.TrimEnd('…')}", card.GetProperty("body")[1].GetProperty("text").GetString(),
+            StringComparison.Ordinal);
     }
 }

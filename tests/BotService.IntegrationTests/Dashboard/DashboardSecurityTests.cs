@@ -14,10 +14,10 @@ namespace BotService.IntegrationTests.Dashboard;
 /// </summary>
 public sealed partial class DashboardSecurityTests(ServiceFixture fixture) : IClassFixture<ServiceFixture>
 {
-    private static readonly string[] PagePaths = ["/dashboard", "/dashboard?handler=Rows", "/dashboard/audit"];
+    private static readonly string[] PagePaths = ["/dashboard", "/dashboard?handler=Rows", "/dashboard/audit", "/dashboard/review"];
 
     private static readonly string[] ApiPaths =
-        ["/dashboard/api/events", "/dashboard/api/escalations", "/dashboard/api/audit.csv", "/dashboard/api/false-alarms.jsonl"];
+        ["/dashboard/api/events", "/dashboard/api/escalations", "/dashboard/api/audit.csv", "/dashboard/api/false-alarms.jsonl", "/dashboard/api/review.csv"];
 
     [Fact]
     public async Task Get_AnonymousOnEveryPage_RedirectsToSignIn()

@@ -72,4 +72,45 @@ public sealed class DirectLineFixture : IAsyncLifetime
 
         return (token, conversationId, body.GetProperty("userId").GetString()!);
     }
+
+    /// <summary>Posts an activity to a conversation as its visitor; returns the id the channel gave it.</summary>
+    public async Task<string> PostActivityAsync(string token, string conversationId, object activity)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v3/directline/conversations/{conversationId}/activities")
+        {
+            Content = JsonContent.Create(activity),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var response = await Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>Every activity of a conversation a client can see (the polling GET from the start).</summary>
+    public async Task<List<JsonElement>> ActivitiesAsync(string token, string conversationId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v3/directline/conversations/{conversationId}/activities?watermark=");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var body = await (await Http.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
+        return body.GetProperty("activities").EnumerateArray().Select(a => a.Clone()).ToList();
+    }
+
+    /// <summary>Polls until an activity matches (a missing property counts as no match); throws after 10 s.</summary>
+    public async Task<JsonElement> UntilActivityAsync(string token, string conversationId, Func<JsonElement, bool> match)
+    {
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < until)
+        {
+            var found = (await ActivitiesAsync(token, conversationId))
+                .FirstOrDefault(a => { try { return match(a); } catch (KeyNotFoundException) { return false; } });
+            if (found.ValueKind == JsonValueKind.Object)
+            {
+                return found;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("no such activity within 10 s");
+    }
 }

@@ -78,44 +78,12 @@ public sealed class StaffHandoffTests(DirectLineFixture service) : IClassFixture
         Assert.Contains("$275", answer.GetProperty("text").GetString(), StringComparison.Ordinal);
     }
 
-    private async Task<string> PostAsync(string token, string conversationId, object activity)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v3/directline/conversations/{conversationId}/activities")
-        {
-            Content = JsonContent.Create(activity),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var response = await service.Http.SendAsync(request);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    private Task<string> PostAsync(string token, string conversationId, object activity) => service.PostActivityAsync(token, conversationId, activity);
 
-    private async Task<List<JsonElement>> ActivitiesAsync(string token, string conversationId)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v3/directline/conversations/{conversationId}/activities?watermark=");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var body = await (await service.Http.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
-        return body.GetProperty("activities").EnumerateArray().Select(a => a.Clone()).ToList();
-    }
+    private Task<List<JsonElement>> ActivitiesAsync(string token, string conversationId) => service.ActivitiesAsync(token, conversationId);
 
-    private async Task<JsonElement> UntilAsync(string token, string conversationId, Func<JsonElement, bool> match)
-    {
-        var until = DateTime.UtcNow.AddSeconds(10);
-        while (DateTime.UtcNow < until)
-        {
-            var found = (await ActivitiesAsync(token, conversationId))
-                .Where(a => a.TryGetProperty("replyToId", out _) || a.TryGetProperty("from", out _))
-                .FirstOrDefault(a => { try { return match(a); } catch (KeyNotFoundException) { return false; } });
-            if (found.ValueKind == JsonValueKind.Object)
-            {
-                return found;
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException("no such activity within 10 s");
-    }
+    private Task<JsonElement> UntilAsync(string token, string conversationId, Func<JsonElement, bool> match) =>
+        service.UntilActivityAsync(token, conversationId, a => (a.TryGetProperty("replyToId", out _) || a.TryGetProperty("from", out _)) && match(a));
 
     private async Task<EscalationRecord> EscalationOfAsync(string conversationId)
     {

@@ -19,6 +19,9 @@ public sealed class WebChatBrowserTests(DirectLineFixture service) : IClassFixtu
     public Task Page_Question_CitedAnswer() => RunAsync("a question gets the cited answer");
 
     [Fact]
+    public Task Page_VagueQuestion_DidYouMean_TapAsksTheChoice() => RunAsync("a vague question gets \"did you mean\", and a tap asks the chosen one");
+
+    [Fact]
     public Task Page_Crisis_CardWithinOneSecond() => RunAsync("a crisis message shows the crisis card within a second");
 
     [Fact]

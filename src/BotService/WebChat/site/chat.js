@@ -81,13 +81,30 @@
   };
 
   // Web Chat has no style option for the message box's focus (its input has "outline: 0" and nothing else): one
-  // addition to its own style set, drawn inside the box so nothing around it moves.
+  // addition to its own style set, drawn inside the box so nothing around it moves. The second: Web Chat's feedback
+  // buttons under an answer (thumbs up and down) are 16px squares with a 1px grey focus ring; here they are 44px
+  // targets (a finger on a phone) with the clinic's 2px focus indicator.
   function styleSetWithFocusedSendBox() {
     var styleSet = window.WebChat.createStyleSet(styleOptions);
     styleSet.sendBoxTextBox = Object.assign({}, styleSet.sendBoxTextBox, {
       '&:focus-within': { outline: 'solid 2px #0b5cad', outlineOffset: -2 },
     });
+    var thumb = (styleSet.thumbButton || {})['&.webchat__thumb-button'] || {};
+    styleSet.thumbButton = Object.assign({}, styleSet.thumbButton, {
+      '&.webchat__thumb-button': Object.assign({}, thumb, {
+        width: 44, height: 44, display: 'inline-flex', alignItems: 'center', justifyContent: 'center', verticalAlign: 'middle',
+        '&:focus': { outline: 'solid 2px #0b5cad', outlineOffset: -2 },
+        '& .webchat__thumb-button__image': { color: '#0b5cad', width: 20 },
+      }),
+    });
     return styleSet;
+  }
+
+  // An answer the visitor can rate (the bot adds Web Chat's LikeAction/DislikeAction to its message entity).
+  function hasFeedback(activity) {
+    return (activity.entities || []).some(function (e) {
+      return e && e.type === 'https://schema.org/Message' && e.potentialAction;
+    });
   }
 
   // Staff replies. A reply from the staff dashboard comes from "staff:<opaque id>" named "Clinic staff", with role
@@ -123,7 +140,18 @@
             sender.push([activity]);
           }
         });
-        return { sender: sender, status: groups.status };
+        // Web Chat shows the status line (time, and an answer's feedback buttons) only under the last message of a
+        // status group: every answer ends its group, so each one keeps its buttons.
+        var status = [];
+        (groups.status || []).forEach(function (group) {
+          var current = [];
+          group.forEach(function (activity) {
+            current.push(activity);
+            if (hasFeedback(activity)) { status.push(current); current = []; }
+          });
+          if (current.length) { status.push(current); }
+        });
+        return { sender: sender, status: status };
       };
     };
   };
@@ -220,7 +248,10 @@
       activityStatusMiddleware: staff.activityStatusMiddleware,
       locale: 'en-US',
       nonce: nonce,
-      overrideLocalizedStrings: { TEXT_INPUT_PLACEHOLDER: 'Type your question', ACTIVITY_BOT_SAID_ALT: 'From the clinic:' },
+      overrideLocalizedStrings: {
+        TEXT_INPUT_PLACEHOLDER: 'Type your question', ACTIVITY_BOT_SAID_ALT: 'From the clinic:',
+        VOTE_LIKE_ALT: 'This answer helped', VOTE_DISLIKE_ALT: 'This answer did not help',
+      },
     }, document.getElementById('webchat'));
 
     document.getElementById('talk-to-staff').addEventListener('click', function () {

@@ -1,0 +1,281 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using BotService.Bot;
+using BotService.Knowledge.Answers;
+using BotService.Protocol.Schema;
+using BotService.Protocol.Turns;
+using BotService.Storage.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace BotService.Feedback;
+
+/// <summary>What became of a vote.</summary>
+internal enum VoteOutcome
+{
+    Stored,
+    UnknownAnswer,
+    NotAnAnswer,
+
+    /// <summary>The answer's record has not reached the database yet (it is unavailable and the write is being retried).</summary>
+    NotYetStored,
+}
+
+/// <summary>
+/// Records every answer and decline the bot sends (the <c>answers</c> table: question, confidence, cited source), and
+/// the asker's thumbs up or down on an answer. An answer's reply carries a random answer id in its feedback buttons
+/// (<see cref="FeedbackReplies"/>); a vote names that id and must come from the same conversation. The records are
+/// written by one background writer in batches, after the reply has gone, so an answer never waits on the database;
+/// a vote that arrives before its answer's record has landed waits for it. Nothing here logs a question.
+/// </summary>
+internal sealed partial class AnswerLog(Database database, TimeProvider time, ILogger<AnswerLog> log) : BackgroundService
+{
+    /// <summary>Channels whose turns are not a visitor's (the start-up warm-up).</summary>
+    private const string WarmUpChannel = "warmup";
+
+    /// <summary>Most records queued while the database is unavailable; beyond it new ones are dropped (counted, and the count logged).</summary>
+    private const int MaxQueued = 50_000;
+
+    /// <summary>Most records one transaction writes.</summary>
+    private const int MaxBatch = 1024;
+
+    private static readonly TimeSpan PendingWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long the writer lets records gather before it writes them (a vote arriving meanwhile waits for its record).</summary>
+    private static readonly TimeSpan Linger = TimeSpan.FromSeconds(2);
+
+    private readonly Channel<AnswerRecord> _queue = Channel.CreateUnbounded<AnswerRecord>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _pending = new(StringComparer.Ordinal);
+    private int _queued;
+    private int _dropped;
+
+    /// <summary>A new answer id: 16 random bytes, base64url (22 characters).</summary>
+    public static string NewAnswerId() =>
+        Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>An answer id as <see cref="NewAnswerId"/> makes them (anything else is refused before the database is asked).</summary>
+    public static bool IsAnswerId(string? id) => id is { Length: 22 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
+    /// <summary>
+    /// Sends the bot's reply to a question, with feedback buttons when it is an answer, then queues its record. The
+    /// reply is sent whatever happens to the record.
+    /// </summary>
+    public async Task SendAsync(ITurnContext turn, Answer answer, Activity reply, CancellationToken cancellationToken)
+    {
+        var activity = turn.Activity;
+        // A "did you mean" is neither an answer nor a decline: the visitor's pick comes back as a question of its own.
+        if (activity.Conversation?.Id is not { Length: > 0 } conversationId || activity.ChannelId == WarmUpChannel || answer.DidYouMean.Count > 0)
+        {
+            await turn.SendActivityAsync(reply, cancellationToken);
+            return;
+        }
+
+        var answerId = NewAnswerId();
+        var pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[answerId] = pending;
+        string? replyId = null;
+        try
+        {
+            var withFeedback = answer.Answered && answer.Sources.Count > 0 ? FeedbackReplies.WithFeedback(reply, answerId) : reply;
+            replyId = await turn.SendActivityAsync(withFeedback, cancellationToken);
+        }
+        finally
+        {
+            var source = answer.Answered && answer.Sources.Count > 0 ? answer.Sources[0] : null;
+            Enqueue(new AnswerRecord
+            {
+                AnswerId = answerId,
+                ConversationId = conversationId,
+                Channel = activity.ChannelId ?? "unknown",
+                QuestionActivityId = activity.Id,
+                ReplyActivityId = replyId,
+                Question = StoredText.Of(activity.Text?.Trim()),
+                Answered = answer.Answered,
+                Confidence = double.IsFinite(answer.Confidence) ? answer.Confidence : 0,
+                SourcePath = source?.Path,
+                SourceSection = source?.Section,
+                CreatedAt = time.GetUtcNow(),
+            }, pending);
+        }
+    }
+
+    private void Enqueue(AnswerRecord record, TaskCompletionSource pending)
+    {
+        if (Interlocked.Increment(ref _queued) > MaxQueued || !_queue.Writer.TryWrite(record))
+        {
+            Interlocked.Decrement(ref _queued);
+            Interlocked.Increment(ref _dropped); // logged by the writer, once per batch with the count: not a line per answer under load
+            Forget(record.AnswerId, pending);
+        }
+    }
+
+    private void Forget(string answerId, TaskCompletionSource pending)
+    {
+        _pending.TryRemove(new KeyValuePair<string, TaskCompletionSource>(answerId, pending));
+        pending.TrySetResult();
+    }
+
+    /// <summary>
+    /// Stores a vote (<c>1</c> up, <c>-1</c> down) on an answer of <paramref name="conversationId"/>, replacing an earlier
+    /// one. An id this conversation was not given is <see cref="VoteOutcome.UnknownAnswer"/> (whether or not another
+    /// conversation has it); a decline cannot be voted on.
+    /// </summary>
+    public async Task<VoteOutcome> VoteAsync(string answerId, string conversationId, int vote, CancellationToken cancellationToken)
+    {
+        if (!IsAnswerId(answerId) || vote is not (1 or -1))
+        {
+            return VoteOutcome.UnknownAnswer;
+        }
+
+        if (_pending.TryGetValue(answerId, out var pending))
+        {
+            await pending.Task.WaitAsync(PendingWait, time, cancellationToken).ContinueWith(static _ => { }, CancellationToken.None,
+                TaskContinuationOptions.None, TaskScheduler.Default);
+            if (!pending.Task.IsCompleted)
+            {
+                return VoteOutcome.NotYetStored; // the record is still being retried: the vote is not lost for a wrong reason
+            }
+        }
+
+        database.EnsureReady();
+        await using var db = database.Open();
+        var row = await db.Answers.FirstOrDefaultAsync(a => a.AnswerId == answerId, cancellationToken);
+        // With several instances (PostgreSQL) the answer may have been given by another one, whose writer lets records
+        // gather for Linger: look again for a little longer before saying it is unknown. (SQLite: one process per
+        // data folder, so an answer not pending here and not in the database was never given.)
+        var until = time.GetUtcNow() + Linger + TimeSpan.FromSeconds(2);
+        while (row is null && !database.Target.IsSqlite && time.GetUtcNow() < until)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken);
+            row = await db.Answers.FirstOrDefaultAsync(a => a.AnswerId == answerId, cancellationToken);
+        }
+
+        if (row is null || row.ConversationId != conversationId)
+        {
+            return VoteOutcome.UnknownAnswer;
+        }
+
+        if (!row.Answered)
+        {
+            return VoteOutcome.NotAnAnswer;
+        }
+
+        if (vote == -1 && row.Vote != -1)
+        {
+            row.HandledAt = null; // a new down-vote is new work for the review page
+            row.HandledBy = null;
+        }
+
+        row.Vote = vote;
+        row.VotedAt = time.GetUtcNow();
+        await db.SaveChangesAsync(cancellationToken);
+        return VoteOutcome.Stored;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _queue.Reader;
+        var batch = new List<AnswerRecord>(MaxBatch);
+        var delay = TimeSpan.FromMilliseconds(250);
+        var backlog = false;
+        try
+        {
+            // Not the stopping token for reading: what was queued is written before the writer ends (StopAsync
+            // completes the queue). A batch that failed is kept and tried again before anything new is awaited.
+            while (batch.Count > 0 || await reader.WaitToReadAsync(CancellationToken.None))
+            {
+                if (batch.Count == 0 && !backlog && !stoppingToken.IsCancellationRequested)
+                {
+                    // Let a batch gather: a few commits a second instead of one per answer, each of which would
+                    // contend with the transcript's writer for the database's write lock (SQLite has one). Not after
+                    // a full batch: then more are waiting, and lingering would cap the writer at MaxBatch per Linger
+                    // (256 a second), far below what the service answers under load.
+                    await Task.Delay(Linger, time, stoppingToken).ContinueWith(static _ => { }, CancellationToken.None,
+                        TaskContinuationOptions.None, TaskScheduler.Default);
+                }
+
+                while (batch.Count < MaxBatch && reader.TryRead(out var record))
+                {
+                    batch.Add(record);
+                }
+
+                backlog = batch.Count == MaxBatch;
+                ReportDropped();
+
+                try
+                {
+                    await WriteAsync(batch);
+                    delay = TimeSpan.FromMilliseconds(250);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // The database may be locked, full or restarting: kept and retried with backoff, unless stopping.
+                    WriteFailed(log, batch.Count, e.GetType().Name);
+                    database.Invalidate();
+                    if (stoppingToken.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
+                    await Task.Delay(delay, time, stoppingToken).ContinueWith(static _ => { }, CancellationToken.None,
+                        TaskContinuationOptions.None, TaskScheduler.Default);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                    continue;
+                }
+
+                Done(batch);
+            }
+        }
+        finally
+        {
+            Done(batch);
+        }
+    }
+
+    private void ReportDropped()
+    {
+        if (Volatile.Read(ref _dropped) > 0 && Interlocked.Exchange(ref _dropped, 0) is var count and > 0)
+        {
+            Dropped(log, count);
+        }
+    }
+
+    private void Done(List<AnswerRecord> batch)
+    {
+        foreach (var record in batch)
+        {
+            Interlocked.Decrement(ref _queued);
+            if (_pending.TryRemove(record.AnswerId, out var pending))
+            {
+                pending.TrySetResult();
+            }
+        }
+
+        batch.Clear();
+    }
+
+    private async Task WriteAsync(List<AnswerRecord> batch)
+    {
+        database.EnsureReady();
+        await using var db = database.Open();
+        foreach (var record in batch)
+        {
+            record.Id = 0; // a retried batch: let the database number it again
+        }
+
+        db.Answers.AddRange(batch);
+        await db.SaveChangesAsync(CancellationToken.None);
+    }
+
+    /// <summary>Writes what is queued, then stops (the queue is completed first, so nothing new arrives).</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await base.StopAsync(cancellationToken);
+    }
+
+    [LoggerMessage(7401, LogLevel.Warning, "Answers: {Count} answer records could not be written ({Error}); trying again")]
+    private static partial void WriteFailed(ILogger logger, int count, string error);
+
+    [LoggerMessage(7402, LogLevel.Error, "Answers: {Count} answer records were dropped: too many were waiting for the database")]
+    private static partial void Dropped(ILogger logger, int count);
+}
