@@ -209,9 +209,16 @@ public sealed partial class EscalationDispatcher : BackgroundService
         {
             try
             {
-                // The transcript's concurrent write of the conversation and the message cannot fail this: StoreAsync
-                // inserts them with ON CONFLICT DO NOTHING.
-                await StoreAsync(item, stoppingToken);
+                try
+                {
+                    await StoreAsync(item, stoppingToken);
+                }
+                catch (DbUpdateException)
+                {
+                    // The transcript may have stored the conversation or the message between our look-up and our
+                    // insert (it writes them concurrently): look again at once rather than after a backoff.
+                    await StoreAsync(item, stoppingToken);
+                }
                 item.Stored = true;
                 _databaseError = null;
             }
@@ -264,22 +271,27 @@ public sealed partial class EscalationDispatcher : BackgroundService
         await using var db = _database.Open();
         if (!await db.Escalations.AnyAsync(x => x.Key == e.Key, cancellationToken))
         {
-            // The conversation and the message may be written by the transcript at the same moment (its group commit
-            // runs on its own connection): both inserts give way to a row already there, in the escalation's own
-            // transaction, instead of failing the whole save on a unique key and waiting out a retry (decision 0006).
-            // Same SQL on both providers; times converted as the model stores them (binary on SQLite).
-            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-            var at = ToProvider(db, e.CreatedAt);
-            await db.Database.ExecuteSqlRawAsync("""
-                INSERT INTO conversations ("Id", "Channel", "CreatedAt", "LastActivityAt") VALUES ({0}, {1}, {2}, {2})
-                ON CONFLICT ("Id") DO UPDATE SET "LastActivityAt" = excluded."LastActivityAt"
-                    WHERE conversations."LastActivityAt" < excluded."LastActivityAt"
-                """, [e.ConversationId, e.Channel, at], cancellationToken);
-            await db.Database.ExecuteSqlRawAsync("""
-                INSERT INTO messages ("ConversationId", "ActivityId", "Role", "Text", "CreatedAt", "Type")
-                VALUES ({0}, {1}, 'visitor', {2}, {3}, 'message')
-                ON CONFLICT ("ConversationId", "ActivityId") DO NOTHING
-                """, [e.ConversationId, e.MessageActivityId, StoredText.Of(e.MessageText), at], cancellationToken);
+            var conversation = await db.Conversations.FindAsync([e.ConversationId], cancellationToken);
+            if (conversation is null)
+            {
+                db.Conversations.Add(new ConversationRecord
+                {
+                    Id = e.ConversationId, Channel = e.Channel, CreatedAt = e.CreatedAt, LastActivityAt = e.CreatedAt,
+                });
+            }
+            else if (conversation.LastActivityAt < e.CreatedAt)
+            {
+                conversation.LastActivityAt = e.CreatedAt;
+            }
+
+            if (!await db.Messages.AnyAsync(m => m.ConversationId == e.ConversationId && m.ActivityId == e.MessageActivityId, cancellationToken))
+            {
+                db.Messages.Add(new MessageRecord
+                {
+                    ConversationId = e.ConversationId, ActivityId = e.MessageActivityId, Role = "visitor", Text = StoredText.Of(e.MessageText),
+                    CreatedAt = e.CreatedAt,
+                });
+            }
 
             db.Escalations.Add(new EscalationRecord
             {
@@ -297,12 +309,10 @@ public sealed partial class EscalationDispatcher : BackgroundService
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
-                await tx.CommitAsync(cancellationToken);
             }
             catch (DbUpdateException)
             {
                 // Another instance may have stored it first: then the unique key did its job.
-                await tx.RollbackAsync(CancellationToken.None);
                 if (!await AlreadyStoredAsync(e.Key, cancellationToken))
                 {
                     throw;
@@ -316,11 +326,6 @@ public sealed partial class EscalationDispatcher : BackgroundService
             item.Delivered.Add(name);
         }
     }
-
-    /// <summary>A time as the model stores it (SQLite: EF's binary converter; PostgreSQL: as it is), for raw SQL.</summary>
-    private static object ToProvider(BotDbContext db, DateTimeOffset value) =>
-        db.Model.FindEntityType(typeof(MessageRecord))!.FindProperty(nameof(MessageRecord.CreatedAt))!.GetTypeMapping().Converter
-            is { } converter ? converter.ConvertToProvider(value)! : value;
 
     private async Task<bool> AlreadyStoredAsync(string key, CancellationToken cancellationToken)
     {

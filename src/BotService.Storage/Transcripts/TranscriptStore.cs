@@ -217,11 +217,15 @@ public sealed partial class TranscriptStore : BackgroundService
     /// <see cref="TranscriptWrite.Completion"/> finishes when they are on the disk, with the final positions (an id
     /// that was stored before keeps its first position).
     /// </summary>
-    public async ValueTask<TranscriptWrite> BeginAppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
+    /// <param name="rideOutOutage">PostgreSQL: while the server cannot be reached, keep trying to reserve the numbers
+    /// for up to <see cref="TranscriptOptions.OutageRetry"/> (decision 0018) rather than fail after one new session. Only
+    /// for a caller whose turn does not wait on the reservation (the transcript middleware): Direct Line runs a
+    /// visitor's turn, perhaps a crisis, only after its message is numbered, so it must fail fast.</param>
+    public async ValueTask<TranscriptWrite> BeginAppendAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken, bool rideOutOutage = false)
     {
         if (_reservations is not null && items.Count > 0)
         {
-            return await ReserveAndQueueAsync(items, cancellationToken);
+            return await ReserveAndQueueAsync(items, rideOutOutage, cancellationToken);
         }
 
         if (TryBeginAppend(items, out var queued))
@@ -306,7 +310,7 @@ public sealed partial class TranscriptStore : BackgroundService
     /// the append), then queues the append. Numbers reserved here may commit after higher ones reserved by another
     /// instance; readers wait for such gaps (<see cref="NumbersFromDatabase"/>).
     /// </summary>
-    private async Task<TranscriptWrite> ReserveAndQueueAsync(IReadOnlyList<TranscriptAppend> items, CancellationToken cancellationToken)
+    private async Task<TranscriptWrite> ReserveAndQueueAsync(IReadOnlyList<TranscriptAppend> items, bool rideOutOutage, CancellationToken cancellationToken)
     {
         _database.EnsureReady();
         var reserved = new TranscriptPosition[items.Count];
@@ -324,7 +328,9 @@ public sealed partial class TranscriptStore : BackgroundService
                 // while the server cannot be reached, with backoff within Transcript:OutageRetry.
                 ReservationSessionLost(_log, e.GetType().Name, e.Message);
                 _reservations!.Clear();
-                last = await RetryingTransientAsync(ct => ReserveAsync(group.Key, indexes.Length, ct), _reservations.Clear, cancellationToken);
+                last = rideOutOutage
+                    ? await RetryingTransientAsync(ct => ReserveAsync(group.Key, indexes.Length, ct), _reservations.Clear, cancellationToken)
+                    : await ReserveAsync(group.Key, indexes.Length, cancellationToken);
             }
 
             for (var k = 0; k < indexes.Length; k++)
@@ -366,6 +372,18 @@ public sealed partial class TranscriptStore : BackgroundService
     }
 
     /// <summary>
+    /// The server is restarting or unreachable: a refused or broken connection, or the server ending or not yet taking
+    /// sessions (57P01, 57P02, 57P03, class 08). Not a database that refuses connections on purpose
+    /// (<c>ALLOW_CONNECTIONS false</c>, 55000) or is read-only: those fail at once, as before.
+    /// </summary>
+    private static bool IsServerGone(DbException e) => e switch
+    {
+        PostgresException p => p.SqlState is "57P01" or "57P02" or "57P03" || p.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException n => n.InnerException is System.Net.Sockets.SocketException or IOException or EndOfStreamException,
+        _ => false,
+    };
+
+    /// <summary>
     /// PostgreSQL: runs <paramref name="operation"/> again with backoff while the server cannot be reached (a restart,
     /// a failover), for up to <see cref="TranscriptOptions.OutageRetry"/>, as the writer does with its batches. The
     /// soak's PostgreSQL restart (tests/load/soak.sh) lost /api/messages turns whose numbers could not be reserved: the
@@ -382,7 +400,7 @@ public sealed partial class TranscriptStore : BackgroundService
             {
                 return await operation(cancellationToken);
             }
-            catch (Exception e) when (!_target.IsSqlite && (e as DbException ?? e.InnerException as DbException) is { IsTransient: true } failure
+            catch (Exception e) when (!_target.IsSqlite && (e as DbException ?? e.InnerException as DbException) is { } failure && IsServerGone(failure)
                 && Stopwatch.GetElapsedTime(started) + delay < _outageRetry)
             {
                 ServerUnreachable(_log, failure.GetType().Name, failure.Message, (int)delay.TotalMilliseconds);
@@ -597,7 +615,7 @@ public sealed partial class TranscriptStore : BackgroundService
                 _writer?.Dispose();
                 _writer = null;
             }
-            catch (DbException e) when (!_target.IsSqlite && e.IsTransient && Stopwatch.GetElapsedTime(started) + delay < _outageRetry)
+            catch (DbException e) when (!_target.IsSqlite && IsServerGone(e) && Stopwatch.GetElapsedTime(started) + delay < _outageRetry)
             {
                 ServerUnreachable(_log, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
                 _writer?.Dispose();

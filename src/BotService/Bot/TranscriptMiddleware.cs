@@ -130,7 +130,8 @@ internal sealed partial class TranscriptMiddleware(TranscriptStore transcript, I
 
             try
             {
-                return await transcript.BeginAppendAsync(items, CancellationToken.None);
+                // Off the turn's path (the turn goes on meanwhile): ride out a database restart rather than lose the turn.
+                return await transcript.BeginAppendAsync(items, CancellationToken.None, rideOutOutage: true);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
