@@ -100,9 +100,11 @@ public static class StorageSetup
     /// Lets SQLite itself wait for another connection's write lock (its busy handler sleeps 1, 2, 5, 10 … ms) for up to
     /// the connection's default timeout. Without it Microsoft.Data.Sqlite retries a busy statement after a fixed
     /// 150 ms sleep, so a 10 ms transaction of the escalation dispatcher or the answer log cost the transcript writer
-    /// 150 ms (measured: median 152 ms without, 22 ms with, for a lock held 10 ms).
+    /// 150 ms (measured: median 152 ms without, 22 ms with, for a lock held 10 ms). The budget is the connection's own
+    /// <c>DefaultTimeout</c>, so the two do not add up: Microsoft.Data.Sqlite's loop finds its time spent when SQLite
+    /// gives up, and a locked database still fails after the same time as before.
     /// </summary>
-    public const string SqliteBusyTimeoutPragma = "PRAGMA busy_timeout = 5000;";
+    public static string SqliteBusyTimeoutPragma(int seconds) => $"PRAGMA busy_timeout = {seconds * 1000};";
 
     public static void Configure(DbContextOptionsBuilder options, StorageTarget target)
     {
@@ -230,7 +232,7 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
     private static void Apply(System.Data.Common.DbConnection connection)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = StorageSetup.SqliteBusyTimeoutPragma;
+        command.CommandText = StorageSetup.SqliteBusyTimeoutPragma(connection is SqliteConnection sqlite ? sqlite.DefaultTimeout : 5);
         command.ExecuteNonQuery();
     }
 }

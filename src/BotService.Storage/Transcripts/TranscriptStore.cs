@@ -140,6 +140,10 @@ public sealed partial class TranscriptStore : BackgroundService
 
     private readonly StorageTarget _target;
     private readonly string _connectionString;
+
+    /// <summary>SQLite: how long the writer waits for another connection's lock (the busy timeout and Microsoft.Data.Sqlite's own budget, the same).</summary>
+    private const int WriterTimeoutSeconds = 6;
+
     private readonly string _sessionSetup;
     private readonly NpgsqlDataSource? _reservations; // PostgreSQL: where sequence numbers are reserved
     private Writer? _writer; // the writer thread's alone
@@ -165,8 +169,8 @@ public sealed partial class TranscriptStore : BackgroundService
         _target = database.Target;
         if (_target.IsSqlite)
         {
-            _connectionString = new SqliteConnectionStringBuilder(_target.ConnectionString) { DefaultTimeout = 6 }.ToString();
-            _sessionSetup = (normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;") + StorageSetup.SqliteBusyTimeoutPragma;
+            _connectionString = new SqliteConnectionStringBuilder(_target.ConnectionString) { DefaultTimeout = WriterTimeoutSeconds }.ToString();
+            _sessionSetup = (normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;") + StorageSetup.SqliteBusyTimeoutPragma(WriterTimeoutSeconds);
             _time2db = new DateTimeOffsetToBinaryConverter(); // as the model stores it on SQLite (BotDbContext)
         }
         else

@@ -394,7 +394,20 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
     /// </summary>
     private async Task<DeliveryPage> ReadContiguousAsync(long after, int max, CancellationToken cancellationToken)
     {
-        var rows = await transcript.ReadAfterAsync(conversationId, after, max, cancellationToken);
+        IReadOnlyList<TranscriptEntry> rows;
+        try
+        {
+            rows = await transcript.ReadAfterAsync(conversationId, after, max, cancellationToken);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException or InvalidOperationException or IOException
+            && !cancellationToken.IsCancellationRequested)
+        {
+            // The database cannot be read (down, refusing connections): this instance's own entries still go out, a
+            // crisis reply among them; what another instance committed meanwhile shows as a gap and is held as usual.
+            // The next wake or keep-alive reads the database again. Ending the socket here lost the crisis reply.
+            rows = [];
+        }
+
         var now = time.GetUtcNow();
         var known = new SortedDictionary<long, (Entry? Local, TranscriptEntry? Row)>();
         foreach (var row in rows)
