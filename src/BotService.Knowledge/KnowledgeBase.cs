@@ -142,14 +142,14 @@ public sealed partial class KnowledgeBase : IDisposable
             {
                 // "is it FDA approved?" after ketamine and MDMA: the reading with the topic wins if a passage holds
                 // it at least as fully as the best one for the message alone.
-                var alone = Standalone(snapshot, normalised, audience, reading, out cachedAnswer);
+                var alone = Standalone(snapshot, normalised, audience, reading, known, out cachedAnswer);
                 var withTopic = FollowUp(snapshot, $"{reading.Core} {topic.About}", topic, audience);
                 answer = withTopic is { Answered: true } && withTopic.Confidence >= alone.Confidence ? withTopic : alone;
             }
 
             if (answer is null)
             {
-                answer = Standalone(snapshot, normalised, audience, reading, out cachedAnswer);
+                answer = Standalone(snapshot, normalised, audience, reading, known, out cachedAnswer);
                 if (readAs is not null)
                 {
                     // Read with the topic, the articles had nothing, so it is answered on its own; the reading is
@@ -182,12 +182,13 @@ public sealed partial class KnowledgeBase : IDisposable
     /// alone that no topic resolved: a question with a subject of its own is answered from its best passage, as before
     /// (docs/quality.md measures both).
     /// </summary>
-    private Answer Standalone(KnowledgeSnapshot snapshot, string normalised, Audience audience, FollowUpReading reading, out bool cachedAnswer)
+    /// <param name="known">The cached answer <see cref="Ask(string, Audience, ConversationTopic?, Suggestion?)"/> already looked up, if any.</param>
+    private Answer Standalone(KnowledgeSnapshot snapshot, string normalised, Audience audience, FollowUpReading reading, Answer? known, out bool cachedAnswer)
     {
-        cachedAnswer = snapshot.Answers.TryGet(normalised, audience, out var cached);
-        if (cachedAnswer)
+        cachedAnswer = known is not null;
+        if (known is not null)
         {
-            return cached!;
+            return known;
         }
 
         // A message in stop words only that asks for a kind of fact ("how much is it?") is read with that kind named.
