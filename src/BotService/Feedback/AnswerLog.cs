@@ -45,12 +45,17 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
 
     private readonly Channel<AnswerRecord> _queue = Channel.CreateUnbounded<AnswerRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _pending = new(StringComparer.Ordinal);
+    private RowInserter<AnswerRecord>? _inserter;
     private int _queued;
     private int _dropped;
 
     /// <summary>A new answer id: 16 random bytes, base64url (22 characters).</summary>
-    public static string NewAnswerId() =>
-        Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string NewAnswerId()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        return System.Buffers.Text.Base64Url.EncodeToString(bytes);
+    }
 
     /// <summary>An answer id as <see cref="NewAnswerId"/> makes them (anything else is refused before the database is asked).</summary>
     public static bool IsAnswerId(string? id) => id is { Length: 22 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
@@ -257,13 +262,10 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
     {
         database.EnsureReady();
         await using var db = database.Open();
-        foreach (var record in batch)
-        {
-            record.Id = 0; // a retried batch: let the database number it again
-        }
-
-        db.Answers.AddRange(batch);
-        await db.SaveChangesAsync(CancellationToken.None);
+        // Multi-row inserts built from the model, not AddRange + SaveChanges: the writer never reads the rows back, and
+        // change tracking them cost more CPU per answer than the rest of the turn (docs/benchmarks.md).
+        _inserter ??= RowInserter<AnswerRecord>.For(db);
+        await _inserter.InsertAsync(db, batch, CancellationToken.None);
     }
 
     /// <summary>Writes what is queued, then stops (the queue is completed first, so nothing new arrives).</summary>
