@@ -201,6 +201,6 @@ if (metricsBefore && metricsAfter) {
     `${(d('dotnet_gc_pause_time_seconds_total') * 1000).toFixed(0)} ms paused, ${(d('dotnet_gc_heap_total_allocated_bytes_total') / 1048576).toFixed(0)} MB allocated; ` +
     `JIT: ${d('dotnet_jit_compiled_methods_total')} methods, ${(d('dotnet_jit_compilation_time_seconds_total') * 1000).toFixed(0)} ms; ` +
     `thread pool: ${metricsAfter.get('dotnet_thread_pool_thread_count_total')} threads, ${d('dotnet_thread_pool_work_item_count_total')} work items; ` +
-    `lock contentions ${d('dotnet_monitor_lock_contentions_total')}`);
+    `lock contentions ${d('dotnet_monitor_lock_contentions_total')}; exceptions ${d('dotnet_exceptions_total')}`);
 }
 process.exit(lost === 0 && failed.length === 0 && httpErrors === 0 && badReplies === 0 ? 0 : 1);
