@@ -23,7 +23,7 @@ public sealed class AnswerLogBatchTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_root);
-        _database = new Database(new Factory(TestStorage.ContextOptions(_root)), TestStorage.Target(_root));
+        _database = TestStorage.Database(_root);
         _database.EnsureReady();
         _log = new AnswerLog(_database, new FrozenTime(), NullLogger<AnswerLog>.Instance);
         await _log.StartAsync(CancellationToken.None);
@@ -92,10 +92,5 @@ public sealed class AnswerLogBatchTests : IAsyncLifetime
 
             public ValueTask DisposeAsync() => ValueTask.CompletedTask;
         }
-    }
-
-    private sealed class Factory(DbContextOptions<BotDbContext> options) : IDbContextFactory<BotDbContext>
-    {
-        public BotDbContext CreateDbContext() => new(options);
     }
 }
