@@ -126,6 +126,14 @@ internal static class TestStorage
     public static object DbTime(DateTimeOffset at) =>
         IsPostgres ? at.ToUniversalTime() : new DateTimeOffsetToBinaryConverter().ConvertToProvider(at)!;
 
+    /// <summary>The data folder's database outside any service, for a test of one part on its own (the transcript store, the answer log).</summary>
+    public static Database Database(string dataPath) => new(new ContextFactory(ContextOptions(dataPath)), Target(dataPath));
+
+    private sealed class ContextFactory(DbContextOptions<BotDbContext> options) : IDbContextFactory<BotDbContext>
+    {
+        public BotDbContext CreateDbContext() => new(options);
+    }
+
     public static void ClearPools()
     {
         SqliteConnection.ClearAllPools();

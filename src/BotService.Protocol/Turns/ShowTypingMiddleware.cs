@@ -40,11 +40,13 @@ public sealed class ShowTypingMiddleware(TimeSpan delay, TimeSpan period, TimePr
     {
         try
         {
-            await Task.Delay(delay, time, stop);
+            // Most turns end before the first indicator: the delay's cancellation is then the normal case, not thrown
+            // (an exception per turn cost CPU on every Direct Line message).
+            await Task.Delay(delay, time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             while (!stop.IsCancellationRequested)
             {
                 await turnContext.SendActivityAsync(new Activity { Type = ActivityTypes.Typing }, stop);
-                await Task.Delay(period, time, stop);
+                await Task.Delay(period, time, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
         catch (OperationCanceledException)

@@ -193,7 +193,11 @@ internal sealed partial class ConversationDelivery(string conversationId, Transc
         }
 
         _ = TrackAsync(write);
-        Stream?.Wake();
+        if (urgent)
+        {
+            Stream?.Wake(); // released now; anything else can go only once its write lands (TrackAsync wakes the socket then)
+        }
+
         return write;
     }
 

@@ -162,16 +162,22 @@ internal static partial class DirectLineApi
             return denied;
         }
 
-        var (body, tooLarge) = await ReadBoundedAsync(http, options.Value.MaxActivityBytes, cancellationToken);
-        if (tooLarge is not null)
+        ReadOnlyMemory<byte> body;
+        if (!Hosting.Admission.TryGetReadBody(http, out body)) // in memory since admission (bounded there): no copy, no stream
         {
-            return tooLarge;
+            var (read, tooLarge) = await ReadBoundedAsync(http, options.Value.MaxActivityBytes, cancellationToken);
+            if (tooLarge is not null)
+            {
+                return tooLarge;
+            }
+
+            body = read;
         }
 
         Activity? activity;
         try
         {
-            activity = body.Count == 0 ? null : JsonSerializer.Deserialize(body.AsSpan(), ProtocolJsonContext.Inbound.Activity);
+            activity = body.Length == 0 ? null : JsonSerializer.Deserialize(body.Span, ProtocolJsonContext.Inbound.Activity);
         }
         catch (JsonException)
         {

@@ -418,6 +418,8 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _ahead = new(); // sent before their turn
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _wake = new();
+    private CancellationToken _stopping; // the send loop's
+    private CancellationTokenSource? _sendTimeout; // the send loop's: linked to _stopping, re-armed per frame
     private long _sent = watermark;
     private DateTimeOffset _lastSend = time.GetUtcNow();
     private CloseRequest? _close;
@@ -454,6 +456,12 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
     /// <summary>The send loop: until the socket fails, <paramref name="cancellationToken"/> fires, or a close is asked for.</summary>
     public async Task SendUntilClosedAsync(TimeSpan keepAliveInterval, CancellationToken cancellationToken)
     {
+        // A wait ends when something may be ready (Wake), at the keep-alive or a hold's deadline (the alarm), or when
+        // the socket is done (the token): each wakes the loop, which then looks.
+        using var alarm = time.CreateTimer(static s => ((StreamConnection)s!).Wake(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        using var stopping = cancellationToken.UnsafeRegister(static s => ((StreamConnection)s!).Wake(), this);
+        _stopping = cancellationToken;
+        _sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             while (true)
@@ -476,7 +484,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
 
                 while (_typing.TryDequeue(out var typing))
                 {
-                    await SendAsync(DirectLineChannel.ActivitySet([typing], null), cancellationToken);
+                    await SendFrameAsync(typing, null);
                 }
 
                 DeliveryPage page;
@@ -487,7 +495,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
                     {
                         if (_ahead.IsEmpty || !_ahead.TryRemove(activity.Seq, out _))
                         {
-                            await SendAsync(DirectLineChannel.ActivitySet([activity.Json], activity.Seq), cancellationToken);
+                            await SendFrameAsync(activity.Json, activity.Seq);
                         }
 
                         Volatile.Write(ref _sent, activity.Seq);
@@ -498,7 +506,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
                     {
                         if (DirectLineChannel.VisibleToClient(activity.Type) && _ahead.TryAdd(activity.Seq, 0))
                         {
-                            await SendAsync(DirectLineChannel.ActivitySet([activity.Json], _sent), cancellationToken);
+                            await SendFrameAsync(activity.Json, _sent);
                         }
                     }
 
@@ -511,7 +519,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
                 var idle = now - _lastSend;
                 if (idle >= keepAliveInterval)
                 {
-                    await SendAsync(string.Empty, cancellationToken); // as Direct Line does on an idle socket
+                    await SendAsync(ReadOnlyMemory<byte>.Empty); // as Direct Line does on an idle socket
                     idle = TimeSpan.Zero;
                 }
 
@@ -523,10 +531,8 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
 
                 if (wait > TimeSpan.Zero)
                 {
-                    using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    var delay = Task.Delay(wait, time, timer.Token);
-                    await Task.WhenAny(woken.Task, delay);
-                    await timer.CancelAsync();
+                    alarm.Change(wait, Timeout.InfiniteTimeSpan); // one timer for the socket's life, not one per wait
+                    await woken.Task;
                     cancellationToken.ThrowIfCancellationRequested();
                 }
             }
@@ -538,21 +544,73 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
         }
         finally
         {
+            _sendTimeout.Dispose();
             _stopped.TrySetResult();
         }
     }
 
-    private async Task SendAsync(string frame, CancellationToken cancellationToken)
+    /// <summary>Sends <c>{"activities":[json],"watermark":"N"}</c> (no watermark for typing), written as UTF-8 into a
+    /// pooled buffer: no frame string, no byte array per frame.</summary>
+    private async Task SendFrameAsync(string json, long? watermark)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(SendTimeout);
+        Span<char> number = stackalloc char[20];
+        var digits = 0;
+        if (watermark is { } w && !w.TryFormat(number, out digits, provider: System.Globalization.CultureInfo.InvariantCulture))
+        {
+            throw new InvalidOperationException("A watermark did not fit in 20 characters.");
+        }
+
+        var length = FrameStart.Length + Encoding.UTF8.GetByteCount(json) + (watermark is null ? 2 : WatermarkStart.Length + digits + 2);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            await socket.SendAsync(Encoding.UTF8.GetBytes(frame), WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+            var at = 0;
+            FrameStart.CopyTo(buffer.AsSpan(at));
+            at += FrameStart.Length;
+            at += Encoding.UTF8.GetBytes(json, buffer.AsSpan(at));
+            if (watermark is not null)
+            {
+                WatermarkStart.CopyTo(buffer.AsSpan(at));
+                at += WatermarkStart.Length;
+                at += Encoding.UTF8.GetBytes(number[..digits], buffer.AsSpan(at));
+                buffer[at++] = (byte)'"';
+            }
+            else
+            {
+                buffer[at++] = (byte)']';
+            }
+
+            buffer[at++] = (byte)'}';
+            await SendAsync(buffer.AsMemory(0, at));
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static ReadOnlySpan<byte> FrameStart => "{\"activities\":["u8;
+
+    private static ReadOnlySpan<byte> WatermarkStart => "],\"watermark\":\""u8;
+
+    private async Task SendAsync(ReadOnlyMemory<byte> frame)
+    {
+        // The send loop's own timeout source, re-armed for each frame (one at a time) instead of a new one per frame.
+        _sendTimeout!.CancelAfter(SendTimeout);
+        try
+        {
+            await socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _sendTimeout.Token);
+        }
+        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
         {
             throw new IOException("The client did not take a frame within the send timeout.");
+        }
+
+        if (!_sendTimeout.TryReset())
+        {
+            // It fired just as the frame went: a fresh one for the next frame.
+            _sendTimeout.Dispose();
+            _sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
         }
 
         _lastSend = time.GetUtcNow();

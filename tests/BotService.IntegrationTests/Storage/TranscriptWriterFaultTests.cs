@@ -19,7 +19,7 @@ public sealed class TranscriptWriterFaultTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_root);
-        _database = new Database(new Factory(TestStorage.ContextOptions(_root)), TestStorage.Target(_root));
+        _database = TestStorage.Database(_root);
         _store = new TranscriptStore(_database, new TranscriptOptions(), TimeProvider.System, NullLogger<TranscriptStore>.Instance);
         await _store.StartAsync(CancellationToken.None);
     }

@@ -137,4 +137,34 @@ public sealed class TurnPipelineTests
         Assert.Empty(sent);
         Assert.False(context.Responded);
     }
+
+    [Fact]
+    public async Task ShowTyping_FastTurn_SendsNone_SlowTurn_SendsOneAfterTheDelayAndOnePerPeriod_NoneAfterTheTurn()
+    {
+        // Arrange: 500 ms before the first indicator, then one every 2 s, on a clock the test moves.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var typing = new ShowTypingMiddleware(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2), time);
+        var (fast, fastSent) = Turn(Incoming);
+        var (slow, slowSent) = Turn(Incoming);
+        var release = new TaskCompletionSource();
+
+        // Act
+        await typing.OnTurnAsync(fast, _ => Task.CompletedTask, CancellationToken.None);
+        var running = typing.OnTurnAsync(slow, _ => release.Task, CancellationToken.None);
+        time.Advance(TimeSpan.FromMilliseconds(499));
+        var beforeDelay = slowSent.Count;
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        var afterDelay = slowSent.Count;
+        time.Advance(TimeSpan.FromSeconds(2));
+        var afterPeriod = slowSent.Count;
+        release.SetResult();
+        await running;
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        // Assert
+        Assert.Empty(fastSent);
+        Assert.Equal((0, 1, 2), (beforeDelay, afterDelay, afterPeriod));
+        Assert.Equal(2, slowSent.Count);
+        Assert.All(slowSent, a => Assert.Equal(ActivityTypes.Typing, a.Type));
+    }
 }
