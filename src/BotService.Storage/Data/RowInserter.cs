@@ -71,6 +71,19 @@ public sealed class RowInserter<T>
         }
     }
 
+    /// <summary>
+    /// Inserts <paramref name="rows"/> on an open connection of the model's provider, in <paramref name="transaction"/>
+    /// (the transcript writer's group commit: <see cref="Transcripts.TranscriptStore.WriteRowsAsync"/>).
+    /// </summary>
+    public void Insert(DbConnection connection, DbTransaction transaction, IReadOnlyList<T> rows)
+    {
+        for (var start = 0; start < rows.Count; start += RowsPerStatement)
+        {
+            using var command = Build(connection, transaction, rows, start, Math.Min(RowsPerStatement, rows.Count - start));
+            command.ExecuteNonQuery();
+        }
+    }
+
     private DbCommand Build(DbConnection connection, DbTransaction transaction, IReadOnlyList<T> rows, int start, int count)
     {
         var command = connection.CreateCommand();

@@ -27,7 +27,7 @@ internal enum VoteOutcome
 /// written by one background writer in batches, after the reply has gone, so an answer never waits on the database;
 /// a vote that arrives before its answer's record has landed waits for it. Nothing here logs a question.
 /// </summary>
-internal sealed partial class AnswerLog(Database database, TimeProvider time, ILogger<AnswerLog> log) : BackgroundService
+internal sealed partial class AnswerLog(Database database, BotService.Storage.Transcripts.TranscriptStore transcript, TimeProvider time, ILogger<AnswerLog> log) : BackgroundService
 {
     /// <summary>Channels whose turns are not a visitor's (the start-up warm-up).</summary>
     private const string WarmUpChannel = "warmup";
@@ -282,12 +282,19 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
 
     private async Task WriteAsync(List<AnswerRecord> batch)
     {
-        database.EnsureReady();
-        await using var db = database.Open();
-        // Multi-row inserts built from the model, not AddRange + SaveChanges: the writer never reads the rows back, and
-        // change tracking them cost more CPU per answer than the rest of the turn (docs/benchmarks.md).
-        _inserter ??= RowInserter<AnswerRecord>.For(db);
-        await _inserter.InsertAsync(db, batch, CancellationToken.None);
+        if (_inserter is null)
+        {
+            database.EnsureReady();
+            await using var db = database.Open();
+            _inserter = RowInserter<AnswerRecord>.For(db);
+        }
+
+        // In the transcript writer's next group commit, with multi-row inserts built from the model: not a second
+        // writer taking SQLite's one write lock between the transcript's commits, and not AddRange + SaveChanges, whose
+        // change tracking cost more CPU per answer than the rest of the turn (docs/benchmarks.md).
+        var inserter = _inserter;
+        var rows = batch.ToArray(); // the batch list is reused once this completes
+        await transcript.WriteRowsAsync((connection, transaction) => inserter.Insert(connection, transaction, rows));
     }
 
     /// <summary>Writes what is queued, then stops (the queue is completed first, so nothing new arrives).</summary>
