@@ -80,7 +80,7 @@ public sealed class RowInserterTests : IDisposable
             await Assert.ThrowsAnyAsync<Exception>(() => RowInserter<AnswerRecord>.For(db).InsertAsync(db, rows, CancellationToken.None));
         }
 
-        // Assert: one transaction: the first statement's 64 rows were rolled back with the failing second one
+        // Assert: one transaction: the 100 rows before the duplicate were rolled back with it
         await using (var db = new BotDbContext(options))
         {
             Assert.Equal(0, await db.Answers.CountAsync());
