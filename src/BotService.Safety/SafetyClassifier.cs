@@ -207,7 +207,8 @@ public sealed partial class SafetyClassifier : ISafetyClassifier
     {
         try
         {
-            return candidates.Any(c => exception.Affects(c.Rule.Id)) && exception.Gate.Passes(text);
+            return candidates.Any(c => exception.Affects(c.Rule.Id)) && exception.Literals.Passes(text) &&
+                   exception.Gate.Passes(text);
         }
         catch (RegexMatchTimeoutException)
         {

@@ -286,12 +286,6 @@ public static partial class SafetyRulesLoader
             var exceptions = fields.TryGetValue("exceptions", out var e) ? ReadExceptions(e, ruleIds) : [];
             var anyRule = LiteralPrefilter.Build(_rulePatterns);
 
-            // Exceptions only run on messages where a rule fired, so the rules' examples are the right warm-up.
-            foreach (var exception in exceptions)
-            {
-                exception.Gate.Warm(_samples);
-            }
-
             return new SafetyRuleSet
             {
                 Path = path,
@@ -581,7 +575,8 @@ public static partial class SafetyRulesLoader
                     Level = level.Value,
                     Line = (int)map.Start.Line,
                     Matcher = matchers.Count > 0 ? Compile(matchers) : null,
-                    Gate = RegexGate.Build([.. matchers, .. quantityPatterns], Options),
+                    // Warmed with the rule's own examples: the messages it exists for.
+                    Gate = RegexGate.Build([.. matchers, .. quantityPatterns], Options, ExampleTexts(f)),
                     Literals = LiteralPrefilter.Build([.. matchers, .. quantityPatterns]),
                     Requires = requires.Count > 0 ? Compile(requires) : null,
                     Quantities = quantities,
@@ -762,6 +757,19 @@ public static partial class SafetyRulesLoader
             }
         }
 
+        /// <summary>The entry's examples, normalised, without reporting anything (<see cref="CheckExamples"/> does).</summary>
+        private List<string> ExampleTexts(Dictionary<string, YamlNode> f)
+        {
+            var node = f.GetValueOrDefault("examples");
+            var scalars = node switch
+            {
+                YamlScalarNode single => [single],
+                YamlSequenceNode list => list.Children.OfType<YamlScalarNode>().ToList(),
+                _ => new List<YamlScalarNode>(),
+            };
+            return scalars.Select(s => _normaliser.Normalise(s.Value ?? "").Text).Where(t => t.Length > 0).ToList();
+        }
+
         private QuantityKind? Fail(YamlNode at, string message)
         {
             reader.Error(at, message);
@@ -914,8 +922,11 @@ public static partial class SafetyRulesLoader
                 }
 
                 var matcher = Compile(matchers);
-                var gate = RegexGate.Build(matchers, Options);
-                CheckExamples(f, map, what, required: false, text => gate.Passes(text) && matcher.IsMatch(text));
+                var literals = LiteralPrefilter.Build(matchers);
+                // Exceptions only run on messages where a rule fired, so the rules' examples are the right warm-up.
+                var gate = RegexGate.Build(matchers, Options, _samples);
+                CheckExamples(f, map, what, required: false,
+                    text => literals.Passes(text) && gate.Passes(text) && matcher.IsMatch(text));
                 result.Add(new CompiledException
                 {
                     Id = id,
@@ -923,6 +934,7 @@ public static partial class SafetyRulesLoader
                     Effect = effect.Value,
                     Scope = scope.Value,
                     Matcher = matcher,
+                    Literals = literals,
                     Gate = gate,
                     Line = (int)map.Start.Line,
                     AppliesTo = appliesTo,

@@ -406,6 +406,32 @@ public sealed class SafetyClassifierTests(ClassifierFixture fixture)
     }
 
     [Fact]
+    public void Prefilters_EveryExceptionMatchInCorpus_PassesItsFilters()
+    {
+        // Exceptions have literal pre-filters too (derived the same way): they must never skip an exception that
+        // matches, or a softened message would be escalated (or an idiom reported).
+        // Arrange
+        var texts = SafetyCorpusTests.LoadCorpus().Select(i => fixture.RuleSet.Normaliser.Normalise(i.Text).Text).ToList();
+        var failures = new List<string>();
+
+        // Act
+        foreach (var text in texts)
+        {
+            foreach (var exception in fixture.RuleSet.Exceptions)
+            {
+                if (exception.Matcher.IsMatch(text) && !(exception.Literals.Passes(text) && exception.Gate.Passes(text)))
+                {
+                    failures.Add($"{exception.Id}: {text}");
+                }
+            }
+        }
+
+        // Assert
+        Assert.Empty(failures);
+        Assert.True(fixture.RuleSet.Exceptions.Count(e => e.Literals.IsFiltering) >= fixture.RuleSet.Exceptions.Count / 2);
+    }
+
+    [Fact]
     public void Classify_WithUnusedGates_SameLevelsOnWholeCorpus()
     {
         // Gates are only a speed-up: with every gate disabled the corpus must classify identically.
@@ -439,6 +465,6 @@ public sealed class SafetyClassifierTests(ClassifierFixture fixture)
     private static CompiledException Ungate(CompiledException e) => new()
     {
         Id = e.Id, Kind = e.Kind, Effect = e.Effect, Scope = e.Scope, Matcher = e.Matcher, Line = e.Line,
-        AppliesTo = e.AppliesTo, OnlyDowngradedBy = e.OnlyDowngradedBy, Gate = RegexGate.Always,
+        AppliesTo = e.AppliesTo, OnlyDowngradedBy = e.OnlyDowngradedBy, Gate = RegexGate.Always, Literals = LiteralPrefilter.Always,
     };
 }

@@ -317,11 +317,45 @@ public sealed class SafetyRulesLoaderTests
         var patterns = Enumerable.Range(0, 40).Select(i => $@"\bword{i}\b[^.]{{0,80}}\bend{i}\b").ToList();
 
         // Act
-        var gate = RegexGate.Build(patterns, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+        var gate = RegexGate.Build(patterns, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, [], long.MaxValue);
 
         // Assert
         Assert.True(gate.IsGated);
+        Assert.True(gate.AutomatonCount > 1);
         Assert.True(gate.Passes("x word39 and then end39"));
         Assert.False(gate.Passes("nothing relevant here"));
+    }
+
+    [Fact]
+    public void RegexGate_OverItsMemoryBudget_IsUngatedAndPassesEverything()
+    {
+        // Arrange: 21 words in one automaton allocate over a megabyte to build (the BDD solver's memo tables).
+        var words = new[] { @"\b(?:pills|meds|medication|medicine|prescriptions|chemicals|bleach|antifreeze|poison|pesticide|" +
+                            @"insecticide|detergent|gasoline|petrol|kerosene|turpentine|chlorine|lye|ammonia|cyanide|arsenic)\b" };
+        var options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant;
+
+        // Act
+        var unlimited = RegexGate.Build(words, options, ["i drank bleach"], long.MaxValue);
+        var budgeted = RegexGate.Build(words, options, ["i drank bleach"], budgetBytes: unlimited.AllocatedBytes / 2);
+
+        // Assert
+        Assert.True(unlimited.IsGated);
+        Assert.False(unlimited.Passes("how much is an infusion"));
+        Assert.False(budgeted.IsGated);
+        Assert.Equal(0, budgeted.AllocatedBytes);
+        Assert.True(budgeted.Passes("how much is an infusion"));
+    }
+
+    [Fact]
+    public void RegexGate_SmallPatternWithinBudget_KeepsItsGate()
+    {
+        // Act
+        var gate = RegexGate.Build(["\"[^\"]{1,80}\""], RegexOptions.CultureInvariant, ["she said \"no\""]);
+
+        // Assert
+        Assert.True(gate.IsGated);
+        Assert.InRange(gate.AllocatedBytes, 1, RegexGate.DefaultBudgetBytes);
+        Assert.True(gate.Passes("she said \"i'm fine\" to me"));
+        Assert.False(gate.Passes("no quotes at all"));
     }
 }
