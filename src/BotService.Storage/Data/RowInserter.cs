@@ -20,6 +20,7 @@ public sealed class RowInserter<T>
     where T : class
 {
     private readonly IProperty[] _columns;
+    private readonly RelationalTypeMapping[] _mappings;
     private readonly Func<T, object?>[] _values;
     private readonly string _insertInto;
     private readonly ISqlGenerationHelper _sql;
@@ -31,6 +32,7 @@ public sealed class RowInserter<T>
         _rowsPerStatement = rowsPerStatement;
         var table = StoreObjectIdentifier.Table(entity.GetTableName()!, entity.GetSchema());
         _columns = [.. entity.GetProperties().Where(p => (p.ValueGenerated & ValueGenerated.OnAdd) == 0)];
+        _mappings = [.. _columns.Select(p => p.GetRelationalTypeMapping())];
         _values = [.. _columns.Select(p => p.PropertyInfo is { } info
             ? (Func<T, object?>)info.GetValue
             : throw new InvalidOperationException($"{typeof(T).Name}.{p.Name} has no CLR property to read."))];
@@ -113,8 +115,7 @@ public sealed class RowInserter<T>
             {
                 var name = "p" + (r * _columns.Length + c);
                 text.Append(c == 0 ? "" : ", ").Append(_sql.GenerateParameterNamePlaceholder(name));
-                var property = _columns[c];
-                command.Parameters.Add(property.GetRelationalTypeMapping().CreateParameter(command, name, null, property.IsNullable));
+                command.Parameters.Add(_mappings[c].CreateParameter(command, name, null, _columns[c].IsNullable));
             }
 
             text.Append(')');
@@ -133,7 +134,7 @@ public sealed class RowInserter<T>
             {
                 // The property's value converter, as SaveChanges applies it (SQLite stores DateTimeOffset as binary ticks).
                 var value = _values[c](row);
-                if (value is not null && _columns[c].GetRelationalTypeMapping().Converter is { } converter)
+                if (value is not null && _mappings[c].Converter is { } converter)
                 {
                     value = converter.ConvertToProvider(value);
                 }
