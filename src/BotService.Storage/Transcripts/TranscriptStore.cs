@@ -424,6 +424,20 @@ public sealed partial class TranscriptStore : BackgroundService
         return request.Created;
     }
 
+    /// <summary>
+    /// Writes other rows in the writer's next group commit, through <paramref name="write"/> on the writer's own
+    /// connection and transaction (the answer log's records): one writer and one commit for both, instead of a second
+    /// writer taking SQLite's one write lock between the transcript's commits. Completes once committed; faults if the
+    /// write or the commit failed (a failing <paramref name="write"/> fails only its own request: the rest of the
+    /// batch is then written request by request).
+    /// </summary>
+    public Task WriteRowsAsync(Action<DbConnection, DbTransaction> write)
+    {
+        var request = new Request([], null) { Rows = write };
+        Enqueue(request);
+        return request.Done.Task;
+    }
+
     public async Task<TranscriptConversation?> FindConversationAsync(string id, CancellationToken cancellationToken)
     {
         var c = await RetryingTransientAsync(async ct =>
@@ -646,6 +660,12 @@ public sealed partial class TranscriptStore : BackgroundService
         using var tx = sql.Begin();
         foreach (var request in batch)
         {
+            if (request.Rows is { } rows)
+            {
+                rows(sql.Connection, tx);
+                continue;
+            }
+
             if (request.NewConversation is { } c)
             {
                 request.Created = sql.CreateConversation.Run(c.Id, c.Channel, (object?)c.UserId ?? DBNull.Value, nowDb) == 1;
@@ -701,6 +721,9 @@ public sealed partial class TranscriptStore : BackgroundService
         public IReadOnlyList<TranscriptAppend> Items { get; } = items;
 
         public TranscriptConversation? NewConversation { get; } = newConversation;
+
+        /// <summary>Other rows to write in the batch's transaction (<see cref="WriteRowsAsync"/>).</summary>
+        public Action<DbConnection, DbTransaction>? Rows { get; init; }
 
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -810,6 +833,8 @@ public sealed partial class TranscriptStore : BackgroundService
                 throw;
             }
         }
+
+        public DbConnection Connection => _connection;
 
         public DbTransaction Begin()
         {

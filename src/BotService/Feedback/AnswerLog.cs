@@ -27,7 +27,7 @@ internal enum VoteOutcome
 /// written by one background writer in batches, after the reply has gone, so an answer never waits on the database;
 /// a vote that arrives before its answer's record has landed waits for it. Nothing here logs a question.
 /// </summary>
-internal sealed partial class AnswerLog(Database database, TimeProvider time, ILogger<AnswerLog> log) : BackgroundService
+internal sealed partial class AnswerLog(Database database, BotService.Storage.Transcripts.TranscriptStore transcript, TimeProvider time, ILogger<AnswerLog> log) : BackgroundService
 {
     /// <summary>Channels whose turns are not a visitor's (the start-up warm-up).</summary>
     private const string WarmUpChannel = "warmup";
@@ -53,13 +53,18 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
 
     private readonly Channel<AnswerRecord> _queue = Channel.CreateUnbounded<AnswerRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _pending = new(StringComparer.Ordinal);
+    private RowInserter<AnswerRecord>? _inserter;
     private int _queued;
     private int _dropped;
     private TaskCompletionSource? _enough; // completed once EarlyBatch records wait, to end the linger
 
     /// <summary>A new answer id: 16 random bytes, base64url (22 characters).</summary>
-    public static string NewAnswerId() =>
-        Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string NewAnswerId()
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        return System.Buffers.Text.Base64Url.EncodeToString(bytes);
+    }
 
     /// <summary>An answer id as <see cref="NewAnswerId"/> makes them (anything else is refused before the database is asked).</summary>
     public static bool IsAnswerId(string? id) => id is { Length: 22 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
@@ -277,15 +282,19 @@ internal sealed partial class AnswerLog(Database database, TimeProvider time, IL
 
     private async Task WriteAsync(List<AnswerRecord> batch)
     {
-        database.EnsureReady();
-        await using var db = database.Open();
-        foreach (var record in batch)
+        if (_inserter is null)
         {
-            record.Id = 0; // a retried batch: let the database number it again
+            database.EnsureReady();
+            await using var db = database.Open();
+            _inserter = RowInserter<AnswerRecord>.For(db);
         }
 
-        db.Answers.AddRange(batch);
-        await db.SaveChangesAsync(CancellationToken.None);
+        // In the transcript writer's next group commit, with multi-row inserts built from the model: not a second
+        // writer taking SQLite's one write lock between the transcript's commits, and not AddRange + SaveChanges, whose
+        // change tracking cost more CPU per answer than the rest of the turn (docs/benchmarks.md).
+        var inserter = _inserter;
+        var rows = batch.ToArray(); // the batch list is reused once this completes
+        await transcript.WriteRowsAsync((connection, transaction) => inserter.Insert(connection, transaction, rows));
     }
 
     /// <summary>Writes what is queued, then stops (the queue is completed first, so nothing new arrives).</summary>

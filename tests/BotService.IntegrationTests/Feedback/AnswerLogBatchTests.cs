@@ -18,6 +18,7 @@ public sealed class AnswerLogBatchTests : IAsyncLifetime
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "answers-batch-" + Guid.NewGuid().ToString("n"));
     private Database _database = null!;
+    private BotService.Storage.Transcripts.TranscriptStore _transcript = null!;
     private AnswerLog _log = null!;
 
     public async Task InitializeAsync()
@@ -25,13 +26,18 @@ public sealed class AnswerLogBatchTests : IAsyncLifetime
         Directory.CreateDirectory(_root);
         _database = TestStorage.Database(_root);
         _database.EnsureReady();
-        _log = new AnswerLog(_database, new FrozenTime(), NullLogger<AnswerLog>.Instance);
+        _transcript = new BotService.Storage.Transcripts.TranscriptStore(_database, new BotService.Storage.Transcripts.TranscriptOptions(),
+            TimeProvider.System, NullLogger<BotService.Storage.Transcripts.TranscriptStore>.Instance); // the answers' rows go in its commits
+        await _transcript.StartAsync(CancellationToken.None);
+        _log = new AnswerLog(_database, _transcript, new FrozenTime(), NullLogger<AnswerLog>.Instance);
         await _log.StartAsync(CancellationToken.None);
     }
 
     public async Task DisposeAsync()
     {
         _log.Dispose(); // not StopAsync: that writes what is left, and the test reads what was written before it
+        await _transcript.StopAsync(CancellationToken.None);
+        _transcript.Dispose();
         TestStorage.ClearPools();
         TestStorage.DropUnder(_root);
         Directory.Delete(_root, recursive: true);

@@ -43,6 +43,33 @@ public sealed class TranscriptStoreTests(DirectLineFixture service) : IClassFixt
     }
 
     [Fact]
+    public async Task WriteRowsAsync_AFailingRowsWrite_FailsAloneAndItsBatchNeighboursAreStored()
+    {
+        // Arrange: appends and a rows write that throws, queued together so they can share a commit
+        var conversation = $"tx-{Guid.NewGuid():n}";
+        var written = 0;
+
+        // Act
+        var appends = Enumerable.Range(0, 20).Select(_ => Store.AppendAsync([Item(conversation)], CancellationToken.None)).ToArray();
+        var failing = Store.WriteRowsAsync((_, _) => throw new InvalidOperationException("a bad row"));
+        var working = Store.WriteRowsAsync((connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "SELECT 1";
+            command.ExecuteScalar(); // runs inside the writer's transaction
+            written++;
+        });
+
+        // Assert: only the failing request failed; its neighbours (in its batch or not) are committed
+        await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
+        await working;
+        await Task.WhenAll(appends);
+        Assert.True(written >= 1);
+        Assert.Equal(20, (await Store.ReadAfterAsync(conversation, 0, 100, CancellationToken.None)).Count);
+    }
+
+    [Fact]
     public async Task AppendAsync_SameActivityIdTwice_StoredOnce()
     {
         var conversation = $"tx-{Guid.NewGuid():n}";
