@@ -33,9 +33,14 @@ internal sealed class ConversationTopics(IOptions<FollowUpOptions> options, Time
 {
     private readonly ConcurrentDictionary<(string Channel, string Conversation), Entry> _entries = new();
 
+    // The entries, counted as they are added and removed: ConcurrentDictionary.Count takes every one of the table's
+    // locks (up to 1,024 as it grows), and Record asked it for every new conversation. Kept exact by counting only the
+    // adds and removes that happened; a bound, not an invariant, so a moment's lag between the two is harmless.
+    private int _count;
+
     private sealed record Entry(ConversationTopic? Topic, int TurnsLeft, IReadOnlyList<Suggestion> Offered, DateTimeOffset LastUsed);
 
-    public int Count => _entries.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <summary>The conversation's topic, if still fresh, and the offered reading <paramref name="text"/> is, if it is one.</summary>
     public (ConversationTopic? Topic, Suggestion? Chosen) Read(string channel, string conversationId, string text)
@@ -68,16 +73,36 @@ internal sealed class ConversationTopics(IOptions<FollowUpOptions> options, Time
             : new Entry(previous.Topic, previous.TurnsLeft - 1, answer.DidYouMean, now);
         if (next.Topic is null && next.Offered.Count == 0)
         {
-            _entries.TryRemove(key, out _);
+            Remove(key);
             return;
         }
 
-        if (!_entries.ContainsKey(key) && _entries.Count >= options.Value.Capacity)
+        if (!_entries.ContainsKey(key) && Count >= options.Value.Capacity)
         {
             MakeRoom();
         }
 
-        _entries[key] = next;
+        while (true)
+        {
+            if (_entries.TryAdd(key, next))
+            {
+                Interlocked.Increment(ref _count);
+                return;
+            }
+
+            if (_entries.TryGetValue(key, out var current) && _entries.TryUpdate(key, next, current))
+            {
+                return;
+            }
+        }
+    }
+
+    private void Remove((string, string) key)
+    {
+        if (_entries.TryRemove(key, out _))
+        {
+            Interlocked.Decrement(ref _count);
+        }
     }
 
     private bool Expired(Entry entry) => time.GetUtcNow() - entry.LastUsed > options.Value.IdleTimeout;
@@ -89,16 +114,16 @@ internal sealed class ConversationTopics(IOptions<FollowUpOptions> options, Time
         {
             if (Expired(entry))
             {
-                _entries.TryRemove(key, out _);
+                Remove(key);
             }
         }
 
-        var excess = _entries.Count - (options.Value.Capacity * 9 / 10);
+        var excess = Count - (options.Value.Capacity * 9 / 10);
         if (excess > 0)
         {
             foreach (var (key, _) in _entries.OrderBy(e => e.Value.LastUsed).Take(excess).ToArray())
             {
-                _entries.TryRemove(key, out _);
+                Remove(key);
             }
         }
     }
