@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
@@ -308,26 +309,41 @@ internal sealed partial class DirectLineChannel
 
     public static string ActivitySet(IEnumerable<string> activityJson, long? watermark)
     {
-        var sb = new StringBuilder("{\"activities\":[");
+        var utf8 = new ArrayBufferWriter<byte>();
+        WriteActivitySet(utf8, activityJson, watermark);
+        return Encoding.UTF8.GetString(utf8.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Writes <c>{"activities":[...],"watermark":"N"}</c> (no watermark when null) as UTF-8: the one place the
+    /// activity set's shape is written, for the polling GET and for every frame of the WebSocket.
+    /// </summary>
+    public static void WriteActivitySet(IBufferWriter<byte> output, IEnumerable<string> activityJson, long? watermark)
+    {
+        output.Write("{\"activities\":["u8);
         var first = true;
         foreach (var json in activityJson)
         {
             if (!first)
             {
-                sb.Append(',');
+                output.Write(","u8);
             }
 
-            sb.Append(json);
+            Encoding.UTF8.GetBytes(json, output);
             first = false;
         }
 
-        sb.Append(']');
+        output.Write("]"u8);
         if (watermark is { } w)
         {
-            sb.Append(",\"watermark\":\"").Append(w.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('"');
+            output.Write(",\"watermark\":\""u8);
+            var digits = output.GetSpan(20);
+            w.TryFormat(digits, out var written, provider: System.Globalization.CultureInfo.InvariantCulture);
+            output.Advance(written);
+            output.Write("\""u8);
         }
 
-        return sb.Append('}').ToString();
+        output.Write("}"u8);
     }
 
     /// <summary>Serves a conversation's WebSocket until it closes: replay after the watermark, then live activities and keep-alives.</summary>
@@ -420,6 +436,7 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
     private TaskCompletionSource _wake = new();
     private CancellationToken _stopping; // the send loop's
     private CancellationTokenSource? _sendTimeout; // the send loop's: linked to _stopping, re-armed per frame
+    private readonly ArrayBufferWriter<byte> _frame = new(); // the send loop's: one frame at a time
     private long _sent = watermark;
     private DateTimeOffset _lastSend = time.GetUtcNow();
     private CloseRequest? _close;
@@ -549,49 +566,14 @@ internal sealed class StreamConnection(WebSocket socket, ConversationDelivery de
         }
     }
 
-    /// <summary>Sends <c>{"activities":[json],"watermark":"N"}</c> (no watermark for typing), written as UTF-8 into a
-    /// pooled buffer: no frame string, no byte array per frame.</summary>
-    private async Task SendFrameAsync(string json, long? watermark)
+    /// <summary>Sends <c>{"activities":[json],"watermark":"N"}</c> (no watermark for typing), written as UTF-8 into the
+    /// socket's own reused buffer: no frame string, no byte array per frame.</summary>
+    private Task SendFrameAsync(string json, long? watermark)
     {
-        Span<char> number = stackalloc char[20];
-        var digits = 0;
-        if (watermark is { } w && !w.TryFormat(number, out digits, provider: System.Globalization.CultureInfo.InvariantCulture))
-        {
-            throw new InvalidOperationException("A watermark did not fit in 20 characters.");
-        }
-
-        var length = FrameStart.Length + Encoding.UTF8.GetByteCount(json) + (watermark is null ? 2 : WatermarkStart.Length + digits + 2);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            var at = 0;
-            FrameStart.CopyTo(buffer.AsSpan(at));
-            at += FrameStart.Length;
-            at += Encoding.UTF8.GetBytes(json, buffer.AsSpan(at));
-            if (watermark is not null)
-            {
-                WatermarkStart.CopyTo(buffer.AsSpan(at));
-                at += WatermarkStart.Length;
-                at += Encoding.UTF8.GetBytes(number[..digits], buffer.AsSpan(at));
-                buffer[at++] = (byte)'"';
-            }
-            else
-            {
-                buffer[at++] = (byte)']';
-            }
-
-            buffer[at++] = (byte)'}';
-            await SendAsync(buffer.AsMemory(0, at));
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
+        _frame.ResetWrittenCount();
+        DirectLineChannel.WriteActivitySet(_frame, [json], watermark);
+        return SendAsync(_frame.WrittenMemory);
     }
-
-    private static ReadOnlySpan<byte> FrameStart => "{\"activities\":["u8;
-
-    private static ReadOnlySpan<byte> WatermarkStart => "],\"watermark\":\""u8;
 
     private async Task SendAsync(ReadOnlyMemory<byte> frame)
     {
