@@ -50,27 +50,6 @@ public sealed class RowInserter<T>
         new(context.Model.FindEntityType(typeof(T)) ?? throw new InvalidOperationException($"{typeof(T).Name} is not in the model."),
             context.GetService<ISqlGenerationHelper>(), context.Database.IsSqlite() ? 1 : 64);
 
-    /// <summary>Inserts <paramref name="rows"/> in one transaction of its own: all of them or, on an exception, none.</summary>
-    public async Task InsertAsync(DbContext context, IReadOnlyList<T> rows, CancellationToken cancellationToken)
-    {
-        if (rows.Count == 0)
-        {
-            return;
-        }
-
-        await context.Database.OpenConnectionAsync(cancellationToken);
-        try
-        {
-            await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken);
-            Insert(context.Database.GetDbConnection(), transaction.GetDbTransaction(), rows);
-            await transaction.CommitAsync(cancellationToken);
-        }
-        finally
-        {
-            await context.Database.CloseConnectionAsync();
-        }
-    }
-
     /// <summary>
     /// Inserts <paramref name="rows"/> on an open connection of the model's provider, in <paramref name="transaction"/>
     /// (the transcript writer's group commit: <see cref="Transcripts.TranscriptStore.WriteRowsAsync"/>).

@@ -1,5 +1,6 @@
 using BotService.Storage.Data;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace BotService.IntegrationTests.Storage;
 
@@ -14,7 +15,7 @@ public sealed class RowInserterTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("botservice-rows-").FullName;
 
     [Fact]
-    public async Task InsertAsync_ManyRows_ReadBackByEfCoreAsSaveChangesWouldHaveStoredThem()
+    public async Task Insert_ManyRows_ReadBackByEfCoreAsSaveChangesWouldHaveStoredThem()
     {
         // Arrange: a migrated database; one row saved by EF Core, 150 to insert (more than two statements' worth)
         var options = TestStorage.ContextOptions(_root);
@@ -30,7 +31,7 @@ public sealed class RowInserterTests : IDisposable
         // Act
         await using (var db = new BotDbContext(options))
         {
-            await RowInserter<AnswerRecord>.For(db).InsertAsync(db, rows, CancellationToken.None);
+            await InsertAsync(db, rows);
         }
 
         // Assert: every field round-trips, keys are the database's own, and queries on the converted column work
@@ -63,7 +64,7 @@ public sealed class RowInserterTests : IDisposable
     }
 
     [Fact]
-    public async Task InsertAsync_ADuplicateInTheBatch_StoresNoneOfIt()
+    public async Task Insert_ADuplicateInTheBatch_StoresNoneOfIt()
     {
         // Arrange
         var options = TestStorage.ContextOptions(_root);
@@ -77,7 +78,7 @@ public sealed class RowInserterTests : IDisposable
         // Act
         await using (var db = new BotDbContext(options))
         {
-            await Assert.ThrowsAnyAsync<Exception>(() => RowInserter<AnswerRecord>.For(db).InsertAsync(db, rows, CancellationToken.None));
+            await Assert.ThrowsAnyAsync<Exception>(() => InsertAsync(db, rows));
         }
 
         // Assert: one transaction: the 100 rows before the duplicate were rolled back with it
@@ -85,6 +86,15 @@ public sealed class RowInserterTests : IDisposable
         {
             Assert.Equal(0, await db.Answers.CountAsync());
         }
+    }
+
+    /// <summary>As the transcript's writer calls it: on an open connection, in a transaction, then committed.</summary>
+    private static async Task InsertAsync(BotDbContext db, IReadOnlyList<AnswerRecord> rows)
+    {
+        await db.Database.OpenConnectionAsync();
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        RowInserter<AnswerRecord>.For(db).Insert(db.Database.GetDbConnection(), transaction.GetDbTransaction(), rows);
+        await transaction.CommitAsync();
     }
 
     private static readonly DateTimeOffset Start = new(2026, 11, 24, 3, 0, 0, TimeSpan.Zero);
