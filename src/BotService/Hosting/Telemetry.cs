@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
@@ -49,6 +50,15 @@ public sealed class TelemetryOptions
 
     /// <summary>A bearer token that lets a scraper read <c>/metrics</c> from any address (keep it in the environment).</summary>
     public string? MetricsScrapeToken { get; set; }
+
+    /// <summary>
+    /// The most series (distinct tag combinations) one metric keeps; measurements beyond it are counted in the series
+    /// tagged <c>otel.metric.overflow</c>. Our tags are channels, levels, outcomes, routes and status codes, so a few
+    /// dozen is typical. OpenTelemetry's default, 2,000, preallocates ~140 KB per metric: ~8 MB for the ~55 metrics
+    /// here, for series that never come (decision 0021).
+    /// </summary>
+    [Range(1, 100_000)]
+    public int MetricSeriesLimit { get; set; } = 200;
 }
 
 /// <summary>
@@ -167,7 +177,7 @@ internal static class Telemetry
     /// </summary>
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.SectionName);
+        builder.Services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         var options = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
         builder.Services.AddSingleton<BotMetrics>();
 
@@ -178,6 +188,7 @@ internal static class Telemetry
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("botservice", serviceInstanceId: Environment.MachineName + ":" + Environment.ProcessId))
             .WithMetrics(m => m
+                .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = options.MetricSeriesLimit })
                 .AddAspNetCoreInstrumentation() // http.server.request.duration, Kestrel connections, rate limiting, ...
                 .AddMeter(BotMetrics.MeterName, TranscriptStore.MeterName, "Microsoft.AspNetCore.RateLimiting", "Microsoft.AspNetCore.Diagnostics",
                     "System.Runtime") // .NET's own: GC heap size, working set, thread pool, exceptions

@@ -66,6 +66,9 @@ public sealed class ObservabilityTests(ObservedService fixture) : IClassFixture<
         Assert.True(Delta(before, after, "bot_transcript_commit_size_sum") >= 2); // the visitor's message and the answer at least
         Assert.True(Delta(before, after, "bot_transcript_commit_duration_seconds_count") >= 1);
         Assert.Contains("bot_escalations_pending", after.Keys.Select(k => k.Name));
+        // The series limit's view keeps ASP.NET Core's own bucket boundaries (seconds, from 5 ms), not OpenTelemetry's
+        // default ones (0, 5, 10, 25, ... meant for milliseconds).
+        Assert.Contains(after.Keys, k => k.Name == "http_server_request_duration_seconds_bucket" && k.Labels.Contains("le=\"0.005\"", StringComparison.Ordinal));
         foreach (var sent in new[] { answered, declined, crisis, conversationId })
         {
             Assert.DoesNotContain(sent, text, StringComparison.OrdinalIgnoreCase);
@@ -200,4 +203,40 @@ public sealed class ObservabilityTests(ObservedService fixture) : IClassFixture<
 
     private static double Delta(Dictionary<Series, double> before, Dictionary<Series, double> after, string name, params (string Label, string Value)[] labels) =>
         Sum(after, name, labels) - Sum(before, name, labels);
+}
+
+/// <summary>
+/// <c>Telemetry:MetricSeriesLimit</c> bounds the series a metric keeps (OpenTelemetry preallocates them): past it,
+/// measurements still count, in the overflow series.
+/// </summary>
+public sealed class MetricSeriesLimitTests
+{
+    [Fact]
+    public async Task Metrics_PastTheSeriesLimit_CountInTheOverflowSeries()
+    {
+        // Arrange: two series per metric
+        await using var service = await ServiceProcess.StartAsync(["--Telemetry:MetricSeriesLimit=2"]);
+
+        // Act: requests of four routes and statuses, so four series of http.server.request.duration
+        (await service.Http.GetAsync("/healthz")).EnsureSuccessStatusCode();
+        (await service.Http.PostAsJsonAsync("/api/ask", new { text = "how much is an infusion?" })).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.NotFound, (await service.Http.GetAsync("/no-such-page")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await service.Http.PostAsJsonAsync("/api/ask", new { text = "" })).StatusCode);
+        var metrics = ObservabilityTests.Parse(await ObservabilityTests.ScrapeAsync(service.Http));
+
+        // Assert: what did not fit is in the overflow series, and nothing was dropped
+        Assert.True(ObservabilityTests.Sum(metrics, "http_server_request_duration_seconds_count", ("otel_metric_overflow", "true")) >= 1);
+        Assert.True(ObservabilityTests.Sum(metrics, "http_server_request_duration_seconds_count") >= 4);
+    }
+
+    [Fact]
+    public async Task MetricSeriesLimit_OutOfRange_StopsTheStartWithTheSetting()
+    {
+        // Act
+        var start = () => ServiceProcess.StartAsync(["--Telemetry:MetricSeriesLimit=0"]);
+
+        // Assert
+        var error = await Assert.ThrowsAnyAsync<Exception>(start);
+        Assert.Contains("MetricSeriesLimit", error.Message);
+    }
 }
