@@ -71,6 +71,7 @@ public static class BotServiceApp
         builder.Services.AddServiceHealthChecks(); // /healthz/live, /healthz/ready (dependencies), /healthz
 
         configure?.Invoke(builder);
+        Dashboard.StaffAuth.ReadKeyRingOnFirstUse(builder.Services);
         var app = builder.Build();
         app.UseTrustedProxies(); // first: everything after sees the client's address, not the load balancer's
         app.UseBaselineSecurityHeaders(); // on every response, errors included

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using BotService.Storage.Data;
 using BotService.Storage.Staff;
@@ -76,27 +77,7 @@ internal static class StaffAuth
 
         if (oidc.Enabled)
         {
-            services.AddAuthentication().AddOpenIdConnect(OidcScheme, oidc.DisplayName, o =>
-            {
-                o.SignInScheme = IdentityConstants.ExternalScheme;
-                o.Authority = oidc.Authority;
-                o.ClientId = oidc.ClientId;
-                o.ClientSecret = oidc.ClientSecret;
-                o.ResponseType = "code"; // authorization code flow with PKCE (the handler's default)
-                o.UsePkce = true;
-                o.Scope.Clear();
-                o.Scope.Add("openid");
-                o.Scope.Add("profile");
-                o.Scope.Add("email");
-                o.CallbackPath = "/signin-oidc";
-                // HTTPS metadata, except for a provider on this machine (a local test provider); never for a remote one.
-                o.RequireHttpsMetadata = !(Uri.TryCreate(oidc.Authority, UriKind.Absolute, out var authority) && authority.IsLoopback);
-                // The nonce and correlation cookies are Secure whenever the request is HTTPS, like the others (the
-                // handler's default, Always, would make them unusable for a plain-HTTP loopback test provider).
-                o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-                o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-                o.SaveTokens = false; // we only need who it is, not tokens to call anything
-            });
+            AddOpenIdConnect(services, oidc);
         }
 
         services.AddAuthorizationBuilder()
@@ -105,6 +86,53 @@ internal static class StaffAuth
             .AddPolicy(AdminPolicy, p => p.AddAuthenticationSchemes(IdentityConstants.ApplicationScheme)
                 .RequireAuthenticatedUser().RequireRole(StaffRoles.Admin));
         return services;
+    }
+
+    /// <summary>
+    /// The Data Protection key ring is read when it is first needed (a dashboard page, a sign-in) rather than at start
+    /// by Data Protection's own hosted service, so an instance that only serves visitors never loads it, nor the XML
+    /// stack its keys are kept in: a few MB resident for life (decision 0021). A key ring that cannot be read then fails
+    /// that first dashboard request; at start the hosted service only logged it. Called after every registration,
+    /// since each <c>AddDataProtection()</c> (antiforgery's, Identity's) adds the hosted service again.
+    /// </summary>
+    public static void ReadKeyRingOnFirstUse(IServiceCollection services)
+    {
+        var atStart = services.Where(d => d.ServiceType == typeof(IHostedService)
+            && d.ImplementationType?.FullName == "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService").ToList();
+        foreach (var descriptor in atStart)
+        {
+            services.Remove(descriptor);
+        }
+    }
+
+    /// <summary>
+    /// A method of its own so that the OpenID Connect handler's assemblies are loaded only when it is configured (the
+    /// JIT loads what a method refers to when it compiles it, taken branch or not).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddOpenIdConnect(IServiceCollection services, OpenIdConnectSettings oidc)
+    {
+        services.AddAuthentication().AddOpenIdConnect(OidcScheme, oidc.DisplayName, o =>
+        {
+            o.SignInScheme = IdentityConstants.ExternalScheme;
+            o.Authority = oidc.Authority;
+            o.ClientId = oidc.ClientId;
+            o.ClientSecret = oidc.ClientSecret;
+            o.ResponseType = "code"; // authorization code flow with PKCE (the handler's default)
+            o.UsePkce = true;
+            o.Scope.Clear();
+            o.Scope.Add("openid");
+            o.Scope.Add("profile");
+            o.Scope.Add("email");
+            o.CallbackPath = "/signin-oidc";
+            // HTTPS metadata, except for a provider on this machine (a local test provider); never for a remote one.
+            o.RequireHttpsMetadata = !(Uri.TryCreate(oidc.Authority, UriKind.Absolute, out var authority) && authority.IsLoopback);
+            // The nonce and correlation cookies are Secure whenever the request is HTTPS, like the others (the
+            // handler's default, Always, would make them unusable for a plain-HTTP loopback test provider).
+            o.NonceCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.CorrelationCookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            o.SaveTokens = false; // we only need who it is, not tokens to call anything
+        });
     }
 
     /// <summary>Pages get the usual redirect; the dashboard's API gets a bare status and a problem body.</summary>
