@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -29,7 +30,8 @@ internal sealed partial class HttpWarmUp(IServer server, IHostApplicationLifetim
         using var registration = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
         await started.Task.WaitAsync(stoppingToken);
         outbox.WarmUp();
-        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        // A plain-HTTP address (a TLS-only listener is not warmed: behind a proxy that terminates TLS is the usual setup).
+        var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase));
         if (address is null)
         {
             return;
@@ -45,16 +47,34 @@ internal sealed partial class HttpWarmUp(IServer server, IHostApplicationLifetim
                 await Task.Delay(20, timeout.Token);
             }
 
-            using var http = new HttpClient { BaseAddress = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal)) };
+            var uri = new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
             for (var i = 0; i < 3; i++)
             {
-                using var content = new StringContent("{\"text\":\"how much is an infusion\"}", System.Text.Encoding.UTF8, "application/json");
-                using var response = await http.PostAsync("/api/ask", content, timeout.Token);
+                await AskOverLoopbackAsync(uri, timeout.Token);
             }
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
         {
             Skipped(log, e.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// One <c>POST /api/ask</c> over a plain socket, read to the end (<c>Connection: close</c>). Not HttpClient: an
+    /// instance that never calls out (no Teams, no Azure channel) then never loads the HTTP client stack, a few MB
+    /// resident for life (decision 0021). Only the server side of the request needs warming.
+    /// </summary>
+    private static async Task AskOverLoopbackAsync(Uri uri, CancellationToken cancellationToken)
+    {
+        const string body = "{\"text\":\"how much is an infusion\"}";
+        var request = System.Text.Encoding.ASCII.GetBytes(
+            $"POST /api/ask HTTP/1.1\r\nHost: {uri.Authority}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(uri.Host, uri.Port, cancellationToken);
+        await socket.SendAsync(request, SocketFlags.None, cancellationToken);
+        var buffer = new byte[4096];
+        while (await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken) > 0)
+        {
         }
     }
 
