@@ -203,6 +203,12 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
     }
 
     /// <summary>
+    /// The PostgreSQL provider's name, as <c>Database.IsNpgsql()</c> compares it; compared here as a string so that the
+    /// model's code does not load the provider's assembly on SQLite (decision 0021).
+    /// </summary>
+    private const string PostgreSqlProvider = "Npgsql.EntityFrameworkCore.PostgreSQL";
+
+    /// <summary>
     /// The lengths above are what the service expects, but SQLite never enforces a TEXT column's length, and a value
     /// that fits one provider must fit the other: on PostgreSQL a channel's over-long conversation id, or an
     /// escalation key built from two ids, would otherwise be refused with 22001 and the escalation would never land.
@@ -211,7 +217,7 @@ public sealed class BotDbContext(DbContextOptions<BotDbContext> options) : Ident
     /// </summary>
     private void PostgreSqlTextColumns(ModelBuilder modelBuilder)
     {
-        if (!Database.IsNpgsql())
+        if (Database.ProviderName != PostgreSqlProvider)
         {
             return;
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -68,7 +69,15 @@ public sealed record StorageTarget(StorageProvider Provider, string ConnectionSt
             return $"SQLite {Path.Combine(DataPath, StorageSetup.DatabaseFileName)}";
         }
 
-        var b = new NpgsqlConnectionStringBuilder(ConnectionString);
+        return DescribePostgreSql(ConnectionString);
+    }
+
+    // PostgreSQL's pieces in methods of their own throughout: the JIT loads the assemblies a method refers to when it
+    // compiles it, taken branch or not, so on SQLite Npgsql is never loaded (decision 0021).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string DescribePostgreSql(string connectionString)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
         return $"PostgreSQL {b.Host}:{b.Port}/{b.Database}";
     }
 }
@@ -106,6 +115,10 @@ public static class StorageSetup
     /// </summary>
     public static string SqliteBusyTimeoutPragma(int seconds) => $"PRAGMA busy_timeout = {seconds * 1000};";
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void UseNpgsql(DbContextOptionsBuilder options, StorageTarget target) =>
+        options.UseNpgsql(target.ConnectionString, o => o.MigrationsAssembly(PostgreSqlMigrationsAssembly));
+
     public static void Configure(DbContextOptionsBuilder options, StorageTarget target)
     {
         if (target.IsSqlite)
@@ -115,7 +128,7 @@ public static class StorageSetup
         }
         else
         {
-            options.UseNpgsql(target.ConnectionString, o => o.MigrationsAssembly(PostgreSqlMigrationsAssembly));
+            UseNpgsql(options, target);
         }
 
         // EF Core logs every failed save and command at Error before throwing. Each caller here either handles the
@@ -189,6 +202,12 @@ public static class StorageSetup
             return;
         }
 
+        ProbePostgreSqlWrites(target);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ProbePostgreSqlWrites(StorageTarget target)
+    {
         using var postgres = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(target.ConnectionString)
         {
             Pooling = false, Timeout = 1, CommandTimeout = 1,
@@ -211,9 +230,12 @@ public static class StorageSetup
         }
         else
         {
-            NpgsqlConnection.ClearAllPools();
+            ClearPostgreSqlPools();
         }
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ClearPostgreSqlPools() => NpgsqlConnection.ClearAllPools();
 }
 
 /// <summary>Runs <see cref="StorageSetup.SqliteBusyTimeoutPragma"/> on every SQLite connection EF Core opens.</summary>

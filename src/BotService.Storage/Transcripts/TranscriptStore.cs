@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using BotService.Storage.Data;
 using Microsoft.Data.Sqlite;
@@ -145,7 +146,7 @@ public sealed partial class TranscriptStore : BackgroundService
     private const int WriterTimeoutSeconds = 6;
 
     private readonly string _sessionSetup;
-    private readonly NpgsqlDataSource? _reservations; // PostgreSQL: where sequence numbers are reserved
+    private readonly DbDataSource? _reservations; // PostgreSQL: where sequence numbers are reserved (an NpgsqlDataSource; typed by its base class so that SQLite never loads Npgsql)
     private Writer? _writer; // the writer thread's alone
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     private readonly TimeSpan _outageRetry;
@@ -175,20 +176,9 @@ public sealed partial class TranscriptStore : BackgroundService
         }
         else
         {
-            // Statements used twice are prepared on the server, so a batch costs its rows and one commit.
-            _connectionString = new NpgsqlConnectionStringBuilder(_target.ConnectionString)
-            {
-                ApplicationName = "botservice-transcript-writer", MaxAutoPrepare = 8, AutoPrepareMinUsages = 2,
-            }.ToString();
+            _connectionString = PostgreSqlWriterConnection(_target.ConnectionString);
             _sessionSetup = normal ? "SET synchronous_commit = off;" : "SET synchronous_commit = on;";
-
-            // Reservations are short autocommitted upserts on a pool of their own; a row lock held elsewhere (another
-            // process locking the table) fails them after 2 s rather than holding a turn indefinitely.
-            _reservations = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_target.ConnectionString)
-            {
-                ApplicationName = "botservice-transcript-numbers", Timeout = 3, CommandTimeout = 5, Options = "-c lock_timeout=2000", MinPoolSize = 1,
-                MaxAutoPrepare = 4, AutoPrepareMinUsages = 2,
-            });
+            _reservations = PostgreSqlReservations(_target.ConnectionString);
         }
 
         _database = database;
@@ -196,6 +186,27 @@ public sealed partial class TranscriptStore : BackgroundService
         _log = log;
         _outageRetry = options.OutageRetry;
     }
+
+    // PostgreSQL's pieces are built in methods of their own: the JIT loads the assemblies a method refers to when it
+    // compiles it, taken branch or not, so on SQLite Npgsql is never loaded (decision 0021).
+
+    /// <summary>The writer's connection string: statements used twice are prepared on the server, so a batch costs its rows and one commit.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string PostgreSqlWriterConnection(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString)
+    {
+        ApplicationName = "botservice-transcript-writer", MaxAutoPrepare = 8, AutoPrepareMinUsages = 2,
+    }.ToString();
+
+    /// <summary>
+    /// Reservations are short autocommitted upserts on a pool of their own; a row lock held elsewhere (another process
+    /// locking the table) fails them after 2 s rather than holding a turn indefinitely.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static DbDataSource PostgreSqlReservations(string connectionString) => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString)
+    {
+        ApplicationName = "botservice-transcript-numbers", Timeout = 3, CommandTimeout = 5, Options = "-c lock_timeout=2000", MinPoolSize = 1,
+        MaxAutoPrepare = 4, AutoPrepareMinUsages = 2,
+    });
 
     /// <summary>
     /// True when sequence numbers come from the database (PostgreSQL): several instances may number one conversation,
@@ -331,9 +342,9 @@ public sealed partial class TranscriptStore : BackgroundService
                 // A pooled session the server ended (a restart, a failover) fails once: try again on a new one, and
                 // while the server cannot be reached, with backoff within Transcript:OutageRetry.
                 ReservationSessionLost(_log, e.GetType().Name, e.Message);
-                _reservations!.Clear();
+                ClearReservations();
                 last = rideOutOutage
-                    ? await RetryingTransientAsync(ct => ReserveAsync(group.Key, indexes.Length, ct), _reservations.Clear, cancellationToken)
+                    ? await RetryingTransientAsync(ct => ReserveAsync(group.Key, indexes.Length, ct), ClearReservations, cancellationToken)
                     : await ReserveAsync(group.Key, indexes.Length, cancellationToken);
             }
 
@@ -349,6 +360,8 @@ public sealed partial class TranscriptStore : BackgroundService
         Enqueue(request);
         return new TranscriptWrite(reserved, Completion(request)) { Request = request };
     }
+
+    private void ClearReservations() => ((NpgsqlDataSource)_reservations!).Clear();
 
     private async Task<long> ReserveAsync(string conversationId, int count, CancellationToken cancellationToken)
     {
@@ -813,9 +826,12 @@ public sealed partial class TranscriptStore : BackgroundService
         /// <summary>PostgreSQL only: tells the other instances which conversations a commit wrote.</summary>
         public Statement? Notify { get; }
 
+        [MethodImpl(MethodImplOptions.NoInlining)] // so that SQLite never loads Npgsql
+        private static DbConnection PostgreSqlConnection(string connectionString) => new NpgsqlConnection(connectionString);
+
         public static Writer Open(bool sqlite, string connectionString, string sessionSetup, int generation)
         {
-            DbConnection connection = sqlite ? new SqliteConnection(connectionString) : new NpgsqlConnection(connectionString);
+            DbConnection connection = sqlite ? new SqliteConnection(connectionString) : PostgreSqlConnection(connectionString);
             try
             {
                 connection.Open();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using BotService.Storage.Data;
 using BotService.Storage.Transcripts;
 using Npgsql;
@@ -24,7 +25,7 @@ internal sealed partial class InstanceSignals : BackgroundService
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(10);
 
     private readonly StorageTarget _target;
-    private readonly NpgsqlDataSource? _senders;
+    private readonly System.Data.Common.DbDataSource? _senders; // an NpgsqlDataSource, typed by its base class so that SQLite never loads Npgsql
     private readonly ILogger _log;
     private volatile bool _listening;
 
@@ -34,12 +35,16 @@ internal sealed partial class InstanceSignals : BackgroundService
         _log = log;
         if (!target.IsSqlite)
         {
-            _senders = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(target.ConnectionString)
-            {
-                ApplicationName = "botservice-signals", Timeout = 3, CommandTimeout = 5,
-            });
+            _senders = Senders(target.ConnectionString);
         }
     }
+
+    /// <summary>A method of its own, so that on SQLite Npgsql is never loaded (decision 0021).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static System.Data.Common.DbDataSource Senders(string connectionString) => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString)
+    {
+        ApplicationName = "botservice-signals", Timeout = 3, CommandTimeout = 5,
+    });
 
     /// <summary>True when there may be other instances to tell (PostgreSQL).</summary>
     public bool Enabled => _senders is not null;
@@ -80,13 +85,11 @@ internal sealed partial class InstanceSignals : BackgroundService
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (_senders is null)
-        {
-            return;
-        }
+    // Not async itself: the loop's state machine refers to Npgsql, and compiling it would load Npgsql on SQLite too.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _senders is null ? Task.CompletedTask : ListenAsync(stoppingToken);
 
+    private async Task ListenAsync(CancellationToken stoppingToken)
+    {
         var retry = FirstRetry;
         var first = true;
         while (!stoppingToken.IsCancellationRequested)
@@ -212,13 +215,11 @@ internal sealed partial class SingleInstanceWork : BackgroundService
     /// <summary>This instance has just become the one (after start, or when the previous holder went away).</summary>
     public event Action? Acquired;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (_target.IsSqlite)
-        {
-            return;
-        }
+    // Not async itself: the loop's state machine refers to Npgsql, and compiling it would load Npgsql on SQLite too.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => _target.IsSqlite ? Task.CompletedTask : HoldLockAsync(stoppingToken);
 
+    private async Task HoldLockAsync(CancellationToken stoppingToken)
+    {
         var told = false;
         while (!stoppingToken.IsCancellationRequested)
         {
