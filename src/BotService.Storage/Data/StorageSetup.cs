@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -155,7 +157,7 @@ public static class StorageSetup
     {
         if (!target.IsSqlite)
         {
-            db.Database.Migrate();
+            MigratePostgreSql(db, target);
             return;
         }
 
@@ -171,6 +173,50 @@ public static class StorageSetup
 
         db.Database.Migrate();
         db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
+    }
+
+    /// <summary>
+    /// The key of the session advisory lock that instances take, one at a time, to migrate a PostgreSQL database. Any
+    /// fixed number no other code on the database uses ("botservi" in ASCII).
+    /// </summary>
+    internal const long PostgreSqlMigrationLockKey = 0x626f_7473_6572_7669;
+
+    /// <summary>
+    /// Several instances starting together on a new database must not both apply the same migration. EF Core's own
+    /// lock on PostgreSQL lasts one migration's transaction, and two instances started at once on an empty database
+    /// both applied <c>Transcript</c>: one failed with 42701 ("column ... already exists"; seen in the two-instance
+    /// soak, reproduced three times out of three by starting two processes together). So the whole <c>Migrate()</c>
+    /// runs under a session advisory lock on a connection of its own: the second instance waits, then finds nothing
+    /// pending. The database is created first if it is missing (as EF Core would; another instance may win that race).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MigratePostgreSql(BotDbContext db, StorageTarget target)
+    {
+        var creator = db.GetService<IRelationalDatabaseCreator>();
+        if (!creator.Exists())
+        {
+            try
+            {
+                creator.Create();
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            {
+                // another instance created it first
+            }
+        }
+
+        using var session = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(target.ConnectionString)
+        {
+            Pooling = false, ApplicationName = "botservice-migrate", CommandTimeout = 300,
+        }.ToString());
+        session.Open();
+        using (var take = new NpgsqlCommand("SELECT pg_advisory_lock($1)", session))
+        {
+            take.Parameters.Add(new NpgsqlParameter<long> { TypedValue = PostgreSqlMigrationLockKey });
+            take.ExecuteNonQuery();
+        }
+
+        db.Database.Migrate(); // the lock goes with the session, when it is closed below or if this process dies
     }
 
     /// <summary>True if the database file is still where it was: SQLite keeps writing to a deleted file's inode.</summary>
