@@ -70,9 +70,12 @@ public sealed class DirectLineApiTests(DirectLineFixture service) : IClassFixtur
     {
         var (token, conversation, _) = await service.StartConversationAsync();
         var tampered = token[..^4] + (token[^4..] == "AAAA" ? "BBBB" : "AAAA");
+        // the genuine token is used first, so it is in the valid-token cache (kept by digest) when the tampered one comes
+        var genuine = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", token, Message("hello there"));
 
         var response = await SendAsync(HttpMethod.Post, $"{Base}/conversations/{conversation}/activities", tampered, Message("hello there"));
 
+        Assert.Equal(HttpStatusCode.OK, genuine.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
