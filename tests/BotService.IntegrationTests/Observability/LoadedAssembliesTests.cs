@@ -10,7 +10,7 @@ namespace BotService.IntegrationTests.Observability;
 /// </summary>
 public sealed class LoadedAssembliesTests
 {
-    [Fact]
+    [SqliteFact] // on PostgreSQL Npgsql is the point
     public async Task VisitorTrafficOnSqlite_LoadsNeitherPostgreSqlNorTheKeyRingsXmlNorOpenIdConnectNorHttpClient()
     {
         // Arrange
