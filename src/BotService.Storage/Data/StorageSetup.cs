@@ -151,10 +151,23 @@ public static class StorageSetup
     /// <summary>
     /// Applies migrations. SQLite: creates the file owner-only first (it holds transcripts; SQLite gives the -wal and
     /// -shm files the database file's permissions) and turns on WAL. PostgreSQL: the server owns the files; the
-    /// database is created if the role may (as EF Core does), otherwise it must exist.
+    /// database is created if the role may (as EF Core does), otherwise it must exist. When no migration is pending
+    /// (every start but the first after an upgrade) nothing more is done: EF Core's <c>Migrate()</c> would still build
+    /// the migrations' model snapshot and compare it with the model, whose types and code then stay resident for the
+    /// process's life (a restart measured ~4 MB smaller and 0.3 s of CPU quicker; decision 0021).
     /// </summary>
     public static void Migrate(BotDbContext db, StorageTarget target)
     {
+        if (!db.Database.GetPendingMigrations().Any())
+        {
+            if (target.IsSqlite)
+            {
+                db.Database.ExecuteSqlRaw("PRAGMA journal_mode=WAL;");
+            }
+
+            return;
+        }
+
         if (!target.IsSqlite)
         {
             MigratePostgreSql(db, target);
