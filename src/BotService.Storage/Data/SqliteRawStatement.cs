@@ -11,7 +11,7 @@ namespace BotService.Storage.Data;
 /// <see cref="SqliteCommand"/> binds every parameter by name on every run (the name turned into UTF-8, then a linear
 /// search of the statement's names, and for a name without its prefix three more searches), which under the
 /// <c>/api/messages</c> load cost more CPU than SQLite's own work for the insert (docs/benchmarks.md, "Fewer
-/// costs per answer"). Here each name is looked up once, when the statement is prepared.
+/// costs per turn"). Here each name is looked up once, when the statement is prepared.
 /// <para>
 /// It runs in whatever transaction the connection has open (the writer's <c>BEGIN</c>), is always reset after a run
 /// (so a <c>COMMIT</c> never meets a statement in progress), and binds values as <see cref="SqliteCommand"/> does:
