@@ -1,5 +1,7 @@
 using System.Data.Common;
+using System.Linq.Expressions;
 using System.Text;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -25,6 +27,14 @@ public sealed class RowInserter<T>
     private readonly string _insertInto;
     private readonly ISqlGenerationHelper _sql;
     private readonly int _rowsPerStatement;
+    private readonly bool _rawBinding; // every column's provider type is one SqliteRawStatement binds
+
+    /// <summary>A compiled getter: PropertyInfo.GetValue is a reflected call per column per row.</summary>
+    private static Func<T, object?> Getter(System.Reflection.PropertyInfo info)
+    {
+        var row = Expression.Parameter(typeof(T), "row");
+        return Expression.Lambda<Func<T, object?>>(Expression.Convert(Expression.Property(row, info), typeof(object)), row).Compile();
+    }
 
     private RowInserter(IEntityType entity, ISqlGenerationHelper sql, int rowsPerStatement)
     {
@@ -34,8 +44,9 @@ public sealed class RowInserter<T>
         _columns = [.. entity.GetProperties().Where(p => (p.ValueGenerated & ValueGenerated.OnAdd) == 0)];
         _mappings = [.. _columns.Select(p => p.GetRelationalTypeMapping())];
         _values = [.. _columns.Select(p => p.PropertyInfo is { } info
-            ? (Func<T, object?>)info.GetValue
+            ? Getter(info)
             : throw new InvalidOperationException($"{typeof(T).Name}.{p.Name} has no CLR property to read."))];
+        _rawBinding = _columns.Zip(_mappings).All(c => SqliteRawStatement.CanBind(c.Second.Converter?.ProviderClrType ?? c.First.ClrType));
         _insertInto = $"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ("
             + string.Join(", ", _columns.Select(p => sql.DelimitIdentifier(p.GetColumnName(table)!))) + ") VALUES ";
     }
@@ -56,6 +67,12 @@ public sealed class RowInserter<T>
     /// </summary>
     public void Insert(DbConnection connection, DbTransaction transaction, IReadOnlyList<T> rows)
     {
+        if (connection is SqliteConnection sqlite && _rawBinding && rows.Count > 0)
+        {
+            InsertSqlite(sqlite, rows);
+            return;
+        }
+
         DbCommand? full = null; // prepared once, run again with new values
         try
         {
@@ -80,6 +97,40 @@ public sealed class RowInserter<T>
         {
             full?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// SQLite: one single-row statement, prepared once per call and run per row with its values bound by position
+    /// (<see cref="SqliteRawStatement"/>), in the connection's open transaction. A <see cref="SqliteCommand"/> would look
+    /// each parameter up by name on every row.
+    /// </summary>
+    private void InsertSqlite(SqliteConnection connection, IReadOnlyList<T> rows)
+    {
+        var names = new string[_columns.Length];
+        var text = new StringBuilder(_insertInto).Append('(');
+        for (var c = 0; c < _columns.Length; c++)
+        {
+            names[c] = "@p" + c;
+            text.Append(c == 0 ? "" : ", ").Append(names[c]);
+        }
+
+        using var statement = new SqliteRawStatement(connection, text.Append(')').ToString(), names);
+        foreach (var row in rows)
+        {
+            for (var c = 0; c < _columns.Length; c++)
+            {
+                statement.Bind(c, Value(row, c));
+            }
+
+            statement.Execute();
+        }
+    }
+
+    /// <summary>The <paramref name="c"/>th column's value of <paramref name="row"/>, through the property's value converter as SaveChanges applies it (SQLite stores DateTimeOffset as binary ticks).</summary>
+    private object? Value(T row, int c)
+    {
+        var value = _values[c](row);
+        return value is not null && _mappings[c].Converter is { } converter ? converter.ConvertToProvider(value) : value;
     }
 
     private DbCommand Create(DbConnection connection, DbTransaction transaction, int count)
@@ -111,14 +162,7 @@ public sealed class RowInserter<T>
             var row = rows[start + r];
             for (var c = 0; c < _columns.Length; c++)
             {
-                // The property's value converter, as SaveChanges applies it (SQLite stores DateTimeOffset as binary ticks).
-                var value = _values[c](row);
-                if (value is not null && _mappings[c].Converter is { } converter)
-                {
-                    value = converter.ConvertToProvider(value);
-                }
-
-                command.Parameters[r * _columns.Length + c].Value = value ?? DBNull.Value;
+                command.Parameters[r * _columns.Length + c].Value = Value(row, c) ?? DBNull.Value;
             }
         }
     }

@@ -874,45 +874,83 @@ public sealed partial class TranscriptStore : BackgroundService
         }
     }
 
+    /// <summary>
+    /// A statement of the writer's, compiled once. On SQLite a <see cref="SqliteRawStatement"/>: its parameters bound by
+    /// position, not looked up by name on every run as a <see cref="DbCommand"/> does (the largest part of the writer's
+    /// CPU under the <c>/api/messages</c> load, docs/benchmarks.md). On PostgreSQL a command prepared by Npgsql.
+    /// </summary>
     private sealed class Statement : IDisposable
     {
-        private readonly DbCommand _command;
+        private readonly DbCommand? _command;
+        private readonly SqliteRawStatement? _raw;
 
         public Statement(DbConnection connection, string sql)
         {
-            _command = connection.CreateCommand();
-            _command.CommandText = sql;
+            var names = new List<string>();
             for (var i = 0; i < 8 && sql.Contains($"@p{i}", StringComparison.Ordinal); i++)
             {
+                names.Add($"@p{i}");
+            }
+
+            if (connection is SqliteConnection sqlite)
+            {
+                _raw = new SqliteRawStatement(sqlite, sql, names);
+                return;
+            }
+
+            _command = connection.CreateCommand();
+            _command.CommandText = sql;
+            foreach (var name in names)
+            {
                 var parameter = _command.CreateParameter();
-                parameter.ParameterName = $"@p{i}";
+                parameter.ParameterName = name;
                 _command.Parameters.Add(parameter);
             }
         }
 
-        public void Enlist(DbTransaction tx) => _command.Transaction = tx;
+        public void Enlist(DbTransaction tx)
+        {
+            if (_command is not null)
+            {
+                _command.Transaction = tx; // a raw SQLite statement runs in the connection's open transaction
+            }
+        }
 
         private void Bind(object[] values)
         {
             for (var i = 0; i < values.Length; i++)
             {
-                _command.Parameters[i].Value = values[i];
+                _command!.Parameters[i].Value = values[i];
             }
         }
 
         public int Run(params object[] values)
         {
+            if (_raw is not null)
+            {
+                return _raw.Run(values);
+            }
+
             Bind(values);
-            return _command.ExecuteNonQuery();
+            return _command!.ExecuteNonQuery();
         }
 
         public object? Scalar(params object[] values)
         {
+            if (_raw is not null)
+            {
+                return _raw.Scalar(values);
+            }
+
             Bind(values);
-            return _command.ExecuteScalar();
+            return _command!.ExecuteScalar();
         }
 
-        public void Dispose() => _command.Dispose();
+        public void Dispose()
+        {
+            _command?.Dispose();
+            _raw?.Dispose();
+        }
     }
 
     [LoggerMessage(2201, LogLevel.Trace, "Transcript: {Requests} requests, {Activities} activities committed in {Ms:F2} ms")]

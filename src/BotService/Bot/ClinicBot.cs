@@ -86,14 +86,15 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
     private async Task<bool> CheckReadingAsync(ITurnContext turnContext, string readAs, CancellationToken cancellationToken)
     {
         var own = turnContext.Safety()?.Assessment.Level ?? Safety.SafetyLevel.None;
-        if (classifier.Classify(readAs).Level <= own)
+        var reading = classifier.Classify(readAs);
+        if (reading.Level <= own)
         {
             return false;
         }
 
         var activity = turnContext.Activity;
         var outcome = gate.Check(readAs, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
-            (activity.Id ?? Guid.NewGuid().ToString("n")) + "#followup");
+            (activity.Id ?? Guid.NewGuid().ToString("n")) + "#followup", reading); // classified once, just above
         turnContext.SetSafety(outcome);
         if (outcome.Reply is { } reply)
         {

@@ -52,18 +52,40 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
     internal const int EarlyBatch = 64;
 
     private readonly Channel<AnswerRecord> _queue = Channel.CreateUnbounded<AnswerRecord>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<string, TaskCompletionSource> _pending = new(StringComparer.Ordinal);
+    // The answers whose records are not yet in the database. A vote on one waits for the batches written meanwhile
+    // (_written completes after each), not for a completion of its own: one object per batch, not two per answer.
+    private readonly ConcurrentDictionary<string, bool> _pending = new(StringComparer.Ordinal);
+    private TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private RowInserter<AnswerRecord>? _inserter;
     private int _queued;
     private int _dropped;
     private TaskCompletionSource? _enough; // completed once EarlyBatch records wait, to end the linger
 
-    /// <summary>A new answer id: 16 random bytes, base64url (22 characters).</summary>
+    /// <summary>Random bytes fetched at once per thread (32 ids' worth): each RandomNumberGenerator.Fill is a call into OpenSSL that takes its lock.</summary>
+    private const int RandomBlock = 16 * 32;
+
+    [ThreadStatic]
+    private static byte[]? t_random;
+
+    [ThreadStatic]
+    private static int t_randomUsed;
+
+    /// <summary>A new answer id: 16 random bytes (the system's cryptographic generator), base64url (22 characters).</summary>
     public static string NewAnswerId()
     {
-        Span<byte> bytes = stackalloc byte[16];
-        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
-        return System.Buffers.Text.Base64Url.EncodeToString(bytes);
+        var block = t_random;
+        if (block is null || t_randomUsed >= block.Length)
+        {
+            block = t_random ??= new byte[RandomBlock];
+            System.Security.Cryptography.RandomNumberGenerator.Fill(block);
+            t_randomUsed = 0;
+        }
+
+        var bytes = block.AsSpan(t_randomUsed, 16);
+        var id = System.Buffers.Text.Base64Url.EncodeToString(bytes);
+        bytes.Clear(); // used once, then gone
+        t_randomUsed += 16;
+        return id;
     }
 
     /// <summary>An answer id as <see cref="NewAnswerId"/> makes them (anything else is refused before the database is asked).</summary>
@@ -84,8 +106,7 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
         }
 
         var answerId = NewAnswerId();
-        var pending = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[answerId] = pending;
+        _pending[answerId] = true; // before the reply leaves: a vote on it waits for its record
         string? replyId = null;
         try
         {
@@ -108,18 +129,19 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
                 SourcePath = source?.Path,
                 SourceSection = source?.Section,
                 CreatedAt = time.GetUtcNow(),
-            }, pending);
+            });
         }
     }
 
-    private void Enqueue(AnswerRecord record, TaskCompletionSource pending)
+    private void Enqueue(AnswerRecord record)
     {
         var queued = Interlocked.Increment(ref _queued);
         if (queued > MaxQueued || !_queue.Writer.TryWrite(record))
         {
             Interlocked.Decrement(ref _queued);
             Interlocked.Increment(ref _dropped); // logged by the writer, once per batch with the count: not a line per answer under load
-            Forget(record.AnswerId, pending);
+            _pending.TryRemove(record.AnswerId, out _);
+            Signal(); // a vote waiting for it looks in the database now (and does not find it)
         }
         else if (queued >= EarlyBatch)
         {
@@ -127,11 +149,9 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
         }
     }
 
-    private void Forget(string answerId, TaskCompletionSource pending)
-    {
-        _pending.TryRemove(new KeyValuePair<string, TaskCompletionSource>(answerId, pending));
-        pending.TrySetResult();
-    }
+    /// <summary>Wakes the votes waiting for records: some left <see cref="_pending"/>.</summary>
+    private void Signal() =>
+        Interlocked.Exchange(ref _written, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     /// <summary>
     /// Stores a vote (<c>1</c> up, <c>-1</c> down) on an answer of <paramref name="conversationId"/>, replacing an earlier
@@ -145,13 +165,27 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
             return VoteOutcome.UnknownAnswer;
         }
 
-        if (_pending.TryGetValue(answerId, out var pending))
+        var waitUntil = time.GetUtcNow() + PendingWait;
+        while (_pending.ContainsKey(answerId))
         {
-            await pending.Task.WaitAsync(PendingWait, time, cancellationToken).ContinueWith(static _ => { }, CancellationToken.None,
-                TaskContinuationOptions.None, TaskScheduler.Default);
-            if (!pending.Task.IsCompleted)
+            // Read the signal before looking again: a batch written after the look completes this one (or a later one).
+            var written = Volatile.Read(ref _written);
+            var left = waitUntil - time.GetUtcNow();
+            if (!_pending.ContainsKey(answerId))
+            {
+                break;
+            }
+
+            if (left <= TimeSpan.Zero)
             {
                 return VoteOutcome.NotYetStored; // the record is still being retried: the vote is not lost for a wrong reason
+            }
+
+            await written.Task.WaitAsync(left, time, cancellationToken).ContinueWith(static _ => { }, CancellationToken.None,
+                TaskContinuationOptions.None, TaskScheduler.Default);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return VoteOutcome.NotYetStored;
             }
         }
 
@@ -268,16 +302,19 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
 
     private void Done(List<AnswerRecord> batch)
     {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
         foreach (var record in batch)
         {
             Interlocked.Decrement(ref _queued);
-            if (_pending.TryRemove(record.AnswerId, out var pending))
-            {
-                pending.TrySetResult();
-            }
+            _pending.TryRemove(record.AnswerId, out _);
         }
 
         batch.Clear();
+        Signal();
     }
 
     private async Task WriteAsync(List<AnswerRecord> batch)

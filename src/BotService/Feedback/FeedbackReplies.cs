@@ -50,20 +50,50 @@ internal static class FeedbackReplies
     private static Entity WithPotentialActions(Entity message, string answerId)
     {
         var extra = new Dictionary<string, JsonElement>(message.Extra ?? []);
-        extra["potentialAction"] = Replies.Json(w =>
-        {
-            w.WriteStartArray();
-            foreach (var (type, vote) in new[] { ("LikeAction", "like"), ("DislikeAction", "dislike") })
-            {
-                w.WriteStartObject();
-                w.WriteString("@type", type);
-                w.WriteString("@id", ActionIdPrefix + answerId + ":" + vote);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        });
+        extra["potentialAction"] = PotentialActions(answerId);
         return message with { Extra = extra };
+    }
+
+    /// <summary>
+    /// <c>[{"@type":"LikeAction","@id":"urn:clinic-answer:{id}:like"},{"@type":"DislikeAction",…:dislike"}]</c>. An
+    /// answer id as <see cref="AnswerLog.NewAnswerId"/> makes them needs no escaping, so its bytes are put together and
+    /// parsed once (this runs on every answered turn); any other id goes through a JSON writer.
+    /// </summary>
+    internal static JsonElement PotentialActions(string answerId)
+    {
+        if (!AnswerLog.IsAnswerId(answerId))
+        {
+            return Replies.Json(w =>
+            {
+                w.WriteStartArray();
+                foreach (var (type, vote) in new[] { ("LikeAction", "like"), ("DislikeAction", "dislike") })
+                {
+                    w.WriteStartObject();
+                    w.WriteString("@type", type);
+                    w.WriteString("@id", ActionIdPrefix + answerId + ":" + vote);
+                    w.WriteEndObject();
+                }
+
+                w.WriteEndArray();
+            });
+        }
+
+        Span<byte> json = stackalloc byte[256];
+        var length = 0;
+        Append(json, ref length, "[{\"@type\":\"LikeAction\",\"@id\":\""u8);
+        Append(json, ref length, "urn:clinic-answer:"u8);
+        length += System.Text.Encoding.ASCII.GetBytes(answerId, json[length..]);
+        Append(json, ref length, ":like\"},{\"@type\":\"DislikeAction\",\"@id\":\""u8);
+        Append(json, ref length, "urn:clinic-answer:"u8);
+        length += System.Text.Encoding.ASCII.GetBytes(answerId, json[length..]);
+        Append(json, ref length, ":dislike\"}]"u8);
+        return JsonElement.Parse(json[..length]);
+    }
+
+    private static void Append(Span<byte> json, ref int length, ReadOnlySpan<byte> part)
+    {
+        part.CopyTo(json[length..]);
+        length += part.Length;
     }
 
     private static JsonElement WithSubmitActions(JsonElement card, string answerId) => Replies.Json(w =>

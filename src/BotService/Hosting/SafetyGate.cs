@@ -35,10 +35,18 @@ internal sealed partial class SafetyGate(
     BotMetrics metrics,
     ILogger<SafetyGate> log)
 {
-    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId)
+    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId) =>
+        Check(text, channel, conversationId, messageId, null);
+
+    /// <summary>
+    /// <see cref="Check(string, string, string, string)"/> with the classifier's verdict on <paramref name="text"/>
+    /// already in hand (a follow-up's reading, which the bot classified to see whether it is worse than the message):
+    /// not classified a second time.
+    /// </summary>
+    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId, SafetyAssessment? classified)
     {
         using var span = Telemetry.Source.StartActivity("safety check");
-        var outcome = Classify(text, channel, conversationId, messageId);
+        var outcome = Classify(text, channel, conversationId, messageId, classified);
         if (span is { IsAllDataRequested: true })
         {
             // Levels and rule ids only: the matched words stay out of traces like everything else the person wrote.
@@ -50,12 +58,12 @@ internal sealed partial class SafetyGate(
         return outcome;
     }
 
-    private SafetyOutcome Classify(string text, string channel, string conversationId, string messageId)
+    private SafetyOutcome Classify(string text, string channel, string conversationId, string messageId, SafetyAssessment? classified)
     {
         SafetyAssessment assessment;
         try
         {
-            assessment = classifier.Classify(text);
+            assessment = classified ?? classifier.Classify(text);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

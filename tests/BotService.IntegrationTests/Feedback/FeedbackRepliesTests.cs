@@ -1,0 +1,62 @@
+using System.Text.Json;
+using BotService.Bot;
+using BotService.Feedback;
+
+namespace BotService.IntegrationTests.Feedback;
+
+/// <summary>
+/// The per-turn parts of an answer's feedback buttons that skip the general machinery for speed: the Web Chat actions
+/// put together from bytes must be the JSON the writer path makes, and answer ids, drawn from a per-thread block of
+/// random bytes, must stay well formed and never repeat.
+/// </summary>
+public sealed class FeedbackRepliesTests
+{
+    [Fact]
+    public void PotentialActions_ForAnAnswerId_AreWhatTheJsonWriterWrites()
+    {
+        // Arrange
+        var id = AnswerLog.NewAnswerId();
+        var written = Replies.Json(w =>
+        {
+            w.WriteStartArray();
+            foreach (var (type, vote) in new[] { ("LikeAction", "like"), ("DislikeAction", "dislike") })
+            {
+                w.WriteStartObject();
+                w.WriteString("@type", type);
+                w.WriteString("@id", FeedbackReplies.ActionIdPrefix + id + ":" + vote);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+        });
+
+        // Act
+        var built = FeedbackReplies.PotentialActions(id);
+
+        // Assert
+        Assert.Equal(JsonSerializer.Serialize(written), JsonSerializer.Serialize(built));
+        Assert.Equal("urn:clinic-answer:" + id + ":dislike", built[1].GetProperty("@id").GetString());
+    }
+
+    [Fact]
+    public void PotentialActions_ForAnyOtherId_AreEscapedByTheWriter()
+    {
+        // Act
+        var built = FeedbackReplies.PotentialActions("not \"an\" id");
+
+        // Assert
+        Assert.Equal("urn:clinic-answer:not \"an\" id:like", built[0].GetProperty("@id").GetString());
+    }
+
+    [Fact]
+    public async Task NewAnswerId_ManyOnSeveralThreads_WellFormedAndAllDifferent()
+    {
+        // Act: more ids per thread than one block of random bytes holds
+        var ids = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Enumerable.Range(0, 1000).Select(_ => AnswerLog.NewAnswerId()).ToArray())));
+
+        // Assert
+        var all = ids.SelectMany(x => x).ToArray();
+        Assert.All(all, id => Assert.True(AnswerLog.IsAnswerId(id), id));
+        Assert.Equal(all.Length, all.Distinct(StringComparer.Ordinal).Count());
+    }
+}
