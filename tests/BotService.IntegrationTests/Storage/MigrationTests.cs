@@ -80,4 +80,37 @@ public sealed class MigrationTests : IDisposable
         Assert.Empty(await db.Database.GetPendingMigrationsAsync());
         Assert.Equal(TestStorage.IsPostgres ? "Npgsql.EntityFrameworkCore.PostgreSQL" : "Microsoft.EntityFrameworkCore.Sqlite", db.Database.ProviderName);
     }
+
+    /// <summary>
+    /// Instances started together on a new PostgreSQL database migrate it one at a time: none fails and every migration
+    /// is applied once. (Without the advisory lock around Migrate(), two migrators on an empty database both applied the
+    /// same migration and one failed with 42701 "column ... already exists".)
+    /// </summary>
+    [PostgresFact]
+    public async Task ThreeMigratorsAtOnce_OnNewDatabases_AllSucceedAndApplyEachMigrationOnce()
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            // Arrange: a new, empty database, and three migrators released together
+            var folder = Path.Combine(_root, "db" + round);
+            Directory.CreateDirectory(folder);
+            var target = TestStorage.Target(folder);
+            using var start = new Barrier(3);
+
+            // Act
+            var migrators = Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+            {
+                using var db = Context(target);
+                start.SignalAndWait();
+                StorageSetup.Migrate(db, target);
+            })).ToArray();
+            await Task.WhenAll(migrators);
+
+            // Assert
+            using var check = Context(target);
+            var applied = check.Database.GetAppliedMigrations().ToList();
+            Assert.Equal(check.GetService<IMigrationsAssembly>().Migrations.Keys.Order(StringComparer.Ordinal), applied.Order(StringComparer.Ordinal));
+            Assert.Empty(check.Database.GetPendingMigrations());
+        }
+    }
 }
