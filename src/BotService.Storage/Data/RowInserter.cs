@@ -28,6 +28,8 @@ public sealed class RowInserter<T>
     private readonly ISqlGenerationHelper _sql;
     private readonly int _rowsPerStatement;
     private readonly bool _rawBinding; // every column's provider type is one SqliteRawStatement binds
+    private readonly string _singleRow; // SQLite: INSERT ... VALUES (@p0, @p1, ...)
+    private readonly string[] _singleRowNames;
 
     /// <summary>A compiled getter: PropertyInfo.GetValue is a reflected call per column per row.</summary>
     private static Func<T, object?> Getter(System.Reflection.PropertyInfo info)
@@ -49,6 +51,8 @@ public sealed class RowInserter<T>
         _rawBinding = _columns.Zip(_mappings).All(c => SqliteRawStatement.CanBind(c.Second.Converter?.ProviderClrType ?? c.First.ClrType));
         _insertInto = $"INSERT INTO {sql.DelimitIdentifier(table.Name, table.Schema)} ("
             + string.Join(", ", _columns.Select(p => sql.DelimitIdentifier(p.GetColumnName(table)!))) + ") VALUES ";
+        _singleRowNames = [.. Enumerable.Range(0, _columns.Length).Select(c => "@p" + c)];
+        _singleRow = _insertInto + "(" + string.Join(", ", _singleRowNames) + ")";
     }
 
     /// <summary>
@@ -106,15 +110,7 @@ public sealed class RowInserter<T>
     /// </summary>
     private void InsertSqlite(SqliteConnection connection, IReadOnlyList<T> rows)
     {
-        var names = new string[_columns.Length];
-        var text = new StringBuilder(_insertInto).Append('(');
-        for (var c = 0; c < _columns.Length; c++)
-        {
-            names[c] = "@p" + c;
-            text.Append(c == 0 ? "" : ", ").Append(names[c]);
-        }
-
-        using var statement = new SqliteRawStatement(connection, text.Append(')').ToString(), names);
+        using var statement = new SqliteRawStatement(connection, _singleRow, _singleRowNames);
         foreach (var row in rows)
         {
             for (var c = 0; c < _columns.Length; c++)

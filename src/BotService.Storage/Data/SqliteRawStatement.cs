@@ -106,12 +106,16 @@ internal sealed class SqliteRawStatement : IDisposable
     /// <summary>Binds <paramref name="values"/> in order, runs the statement to its end and resets it; the rows it changed.</summary>
     public int Run(params object?[] values)
     {
+        BindAll(values);
+        return Execute();
+    }
+
+    private void BindAll(object?[] values)
+    {
         for (var i = 0; i < values.Length; i++)
         {
             Bind(i, values[i]);
         }
-
-        return Execute();
     }
 
     /// <summary>Runs the statement with the values bound so far, to its end, and resets it; the rows it changed.</summary>
@@ -141,11 +145,7 @@ internal sealed class SqliteRawStatement : IDisposable
     /// <summary>Binds <paramref name="values"/>, runs the statement and returns the first column of its first row (null if none).</summary>
     public object? Scalar(params object?[] values)
     {
-        for (var i = 0; i < values.Length; i++)
-        {
-            Bind(i, values[i]);
-        }
-
+        BindAll(values);
         try
         {
             var rc = raw.sqlite3_step(_statement);
