@@ -25,9 +25,13 @@ public static class BotServiceApp
         StorageServices.RestrictNewFilesToOwner();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = args,
+            Args = SettingsFiles.WithoutDefaultWatcher(args),
             ContentRootPath = ContentRoot.Find(),
         });
+        if (SettingsFiles.ReloadWanted(args))
+        {
+            SettingsFiles.ReloadByPolling(builder.Configuration, builder.Environment.ContentRootPath);
+        }
         if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
         {
             builder.WebHost.UseUrls(DefaultUrl);

@@ -51,13 +51,15 @@ public sealed partial class ServiceProcess : IAsyncDisposable
 
     /// <summary>Starts the service and waits until <c>/healthz</c> answers 200.</summary>
     /// <param name="environment">Extra environment variables for the process (e.g. <c>OTEL_BSP_SCHEDULE_DELAY</c>).</param>
-    public static async Task<ServiceProcess> StartAsync(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    /// <param name="workingDirectory">Its working folder, so its content root if that has an appsettings.json; default the repo.</param>
+    public static async Task<ServiceProcess> StartAsync(IEnumerable<string> args, IDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "botservice-it", "proc-" + Guid.NewGuid().ToString("n"));
         Directory.CreateDirectory(root);
         var psi = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = RepoPaths.Root,
+            WorkingDirectory = workingDirectory ?? RepoPaths.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
