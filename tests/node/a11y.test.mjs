@@ -373,9 +373,11 @@ test('axe: the unanswered-question review page in light, dark and phone layouts,
     await nurse.page.getByRole('link', { name: 'Unanswered questions' }).click();
     await nurse.page.waitForURL(/\/dashboard\/review/);
     const group = nurse.page.locator('li.review-group', { hasText: mark });
-    for (const until = Date.now() + 10000; !(await group.count()) && Date.now() < until;) {
+    // The questions are recorded just after the replies, each in the transcript's next group commit: wait for both.
+    const both = async () => (await group.count()) === 1 && /2 times/.test(await group.innerText());
+    for (const until = Date.now() + 10000; !(await both()) && Date.now() < until;) {
       await nurse.page.waitForTimeout(200);
-      await nurse.page.reload(); // the questions are recorded just after the replies
+      await nurse.page.reload();
     }
     assert.equal(await group.count(), 1, 'the two phrasings should form one group');
     assert.match(await group.innerText(), /2 times/);
