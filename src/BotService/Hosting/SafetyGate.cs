@@ -35,15 +35,11 @@ internal sealed partial class SafetyGate(
     BotMetrics metrics,
     ILogger<SafetyGate> log)
 {
-    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId) =>
-        Check(text, channel, conversationId, messageId, null);
-
-    /// <summary>
-    /// <see cref="Check(string, string, string, string)"/> with the classifier's verdict on <paramref name="text"/>
-    /// already in hand (a follow-up's reading, which the bot classified to see whether it is worse than the message):
-    /// not classified a second time.
-    /// </summary>
-    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId, SafetyAssessment? classified)
+    /// <param name="classified">
+    /// The classifier's verdict on <paramref name="text"/> when the caller already has it (a follow-up's reading, which
+    /// the bot classified to see whether it is worse than the message): not classified a second time.
+    /// </param>
+    public SafetyOutcome Check(string text, string channel, string conversationId, string messageId, SafetyAssessment? classified = null)
     {
         using var span = Telemetry.Source.StartActivity("safety check");
         var outcome = Classify(text, channel, conversationId, messageId, classified);
