@@ -63,19 +63,7 @@ internal static class FeedbackReplies
     {
         if (!AnswerLog.IsAnswerId(answerId))
         {
-            return Replies.Json(w =>
-            {
-                w.WriteStartArray();
-                foreach (var (type, vote) in new[] { ("LikeAction", "like"), ("DislikeAction", "dislike") })
-                {
-                    w.WriteStartObject();
-                    w.WriteString("@type", type);
-                    w.WriteString("@id", ActionIdPrefix + answerId + ":" + vote);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
-            });
+            return WrittenPotentialActions(answerId);
         }
 
         Span<byte> json = stackalloc byte[256];
@@ -89,6 +77,21 @@ internal static class FeedbackReplies
         Append(json, ref length, ":dislike\"}]"u8);
         return JsonElement.Parse(json[..length]);
     }
+
+    /// <summary>The same actions through a JSON writer, which escapes whatever the id holds.</summary>
+    internal static JsonElement WrittenPotentialActions(string answerId) => Replies.Json(w =>
+    {
+        w.WriteStartArray();
+        foreach (var (type, vote) in new[] { ("LikeAction", "like"), ("DislikeAction", "dislike") })
+        {
+            w.WriteStartObject();
+            w.WriteString("@type", type);
+            w.WriteString("@id", ActionIdPrefix + answerId + ":" + vote);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    });
 
     private static void Append(Span<byte> json, ref int length, ReadOnlySpan<byte> part)
     {

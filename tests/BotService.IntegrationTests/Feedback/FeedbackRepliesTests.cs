@@ -1,5 +1,4 @@
 using System.Text.Json;
-using BotService.Bot;
 using BotService.Feedback;
 
 namespace BotService.IntegrationTests.Feedback;
@@ -16,19 +15,7 @@ public sealed class FeedbackRepliesTests
     {
         // Arrange
         var id = AnswerLog.NewAnswerId();
-        var written = Replies.Json(w =>
-        {
-            w.WriteStartArray();
-            foreach (var (type, vote) in new[] { ("LikeAction", "like"), ("DislikeAction", "dislike") })
-            {
-                w.WriteStartObject();
-                w.WriteString("@type", type);
-                w.WriteString("@id", FeedbackReplies.ActionIdPrefix + id + ":" + vote);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-        });
+        var written = FeedbackReplies.WrittenPotentialActions(id);
 
         // Act
         var built = FeedbackReplies.PotentialActions(id);
