@@ -95,7 +95,8 @@ public sealed class HealthTests
 
         // Act
         Directory.Delete(service.DataPath, recursive: true);
-        var unready = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.ServiceUnavailable);
+        // Each probe keeps its result for a second: the outbox's may turn first while the database's is still the old one.
+        var unready = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.ServiceUnavailable, failing: "database");
         Directory.CreateDirectory(service.DataPath);
         var recovered = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.OK);
 
