@@ -13,7 +13,7 @@ if (args is ["teams", "package", .. var packageArgs])
     return BotService.Bot.TeamsPackageCommand.Run(packageArgs, Console.Out, Console.Error);
 }
 
-BotService.Hosting.NativeHeap.LimitArenas();
+BotService.Hosting.NativeHeap.Configure();
 var app = BotServiceApp.Build(args);
 await app.RunAsync();
 return 0;
