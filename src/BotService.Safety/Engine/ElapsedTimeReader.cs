@@ -1,21 +1,24 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Recognizers.Text;
 using Microsoft.Recognizers.Text.DateTime;
+using Microsoft.Recognizers.Text.DateTime.English;
 
 namespace BotService.Safety;
 
 /// <summary>
 /// Finds how long ago something happened in a normalised message ("30 minutes after my session", "an hour ago",
 /// "two days since my infusion"). A cheap regex finds candidate time phrases; only those short phrases go to
-/// Microsoft.Recognizers.Text's date-time model (hundreds of µs per call, so never the whole message).
-/// Day words ("yesterday", "last night", "days") need no recognizer: they are always longer than any
+/// Microsoft.Recognizers.Text's duration extractor and parser (never the whole message). Only those two parts of its
+/// date-time recogniser are built: the candidates are always "an amount of minutes or hours", and the whole
+/// date-time model (dates, periods, sets, time zones) would keep ~6 MB more of regular expressions and tables for the
+/// process's life. Day words ("yesterday", "last night", "days") need no recognizer: they are always longer than any
 /// wears-off window. Thread-safe.
 /// </summary>
 internal sealed partial class ElapsedTimeReader
 {
-    private readonly DateTimeModel? _model;
+    private readonly BaseDurationExtractor? _extractor;
+    private readonly BaseDurationParser? _parser;
     private readonly Lock _parse = new();
     private readonly TimeProvider _time;
     private readonly QuantityReader _numbers;
@@ -28,12 +31,14 @@ internal sealed partial class ElapsedTimeReader
         _log = log;
         try
         {
-            _model = new DateTimeRecognizer(Culture.English).GetDateTimeModel();
-            _model.Parse("3 hours", DateTime.UnixEpoch);
+            var options = new BaseDateTimeOptionsConfiguration(Culture.English, DateTimeOptions.None);
+            _extractor = new BaseDurationExtractor(new EnglishDurationExtractorConfiguration(options));
+            _parser = new BaseDurationParser(new EnglishDurationParserConfiguration(new EnglishCommonDateTimeParserConfiguration(options)));
+            _ = Recognise("3 hours", DateTime.UnixEpoch);
         }
         catch (Exception e)
         {
-            _model = null;
+            (_extractor, _parser) = (null, null);
             QuantityReader.RecognizerUnavailable(log, "date-time", e.GetType().Name);
         }
     }
@@ -60,20 +65,13 @@ internal sealed partial class ElapsedTimeReader
 
     private TimeSpan? ParseSpan(Match m)
     {
-        if (_model is not null)
+        if (_extractor is not null)
         {
             try
             {
-                var now = _time.GetLocalNow().DateTime;
-                List<ModelResult> results;
-                lock (_parse) // the recognizer's models are not documented as thread-safe; a rare parallel miss was seen
+                lock (_parse) // the recognizer's parts are not documented as thread-safe; a rare parallel miss was seen
                 {
-                    results = _model.Parse(m.Value, now);
-                }
-
-                foreach (var result in results)
-                {
-                    if (FromResolution(result, now) is { } span)
+                    if (Recognise(m.Value, _time.GetLocalNow().DateTime) is { } span)
                     {
                         return span;
                     }
@@ -85,7 +83,7 @@ internal sealed partial class ElapsedTimeReader
             }
         }
 
-        // Fallback (and for phrases the recognizer does not resolve, such as "a few minutes").
+        // Fallback: the recognizer unavailable, or a phrase it does not resolve.
         var amount = _numbers.Read(m.Groups["n"].Value) ?? (m.Groups["n"].Value.Contains("few") ? 3 : null);
         if (amount is null)
         {
@@ -97,29 +95,14 @@ internal sealed partial class ElapsedTimeReader
         return unit.StartsWith('m') ? TimeSpan.FromMinutes(value) : TimeSpan.FromHours(value);
     }
 
-    private static TimeSpan? FromResolution(ModelResult result, DateTime now)
+    /// <summary>The first duration the recognizer resolves in <paramref name="phrase"/> ("2 hours ago": 2 hours).</summary>
+    private TimeSpan? Recognise(string phrase, DateTime now)
     {
-        if (result.Resolution?.TryGetValue("values", out var raw) != true || raw is not IEnumerable<object> values)
+        foreach (var found in _extractor!.Extract(phrase, now))
         {
-            return null;
-        }
-
-        foreach (var item in values)
-        {
-            if (item is not IDictionary<string, string> value || !value.TryGetValue("type", out var type))
+            if (_parser!.Parse(found, now)?.Value is DateTimeResolutionResult { Success: true, PastValue: double seconds })
             {
-                continue;
-            }
-
-            switch (type)
-            {
-                case "duration" when value.TryGetValue("value", out var seconds) &&
-                                     double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out var s):
-                    return TimeSpan.FromSeconds(s);
-                case "datetime" when value.TryGetValue("value", out var at) &&
-                                     DateTime.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.None, out var when)
-                                     && when <= now:
-                    return now - when;
+                return TimeSpan.FromSeconds(seconds);
             }
         }
 
