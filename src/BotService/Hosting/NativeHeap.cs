@@ -9,7 +9,7 @@ namespace BotService.Hosting;
 /// <item>A thread that finds the heap's lock taken gets an arena of its own, up to eight per core, and an arena keeps
 /// the memory it once held: ~7 MB over a 60-second soak. Two arenas are plenty here.</item>
 /// <item>Blocks under the mmap threshold come from the heap, and freed ones go back to the kernel only from its top.
-/// The JIT works in 64 KiB slabs: compiling the safety classifier's date-time recogniser alone peaks at ~15 MB of them,
+/// The JIT works in 64 KiB slabs: the first parse by the safety classifier's number recogniser alone peaks at ~15 MB of them,
 /// and tier-1 recompilation keeps taking more. Once freed they sit resident under live blocks: ~16 MB of the heap's
 /// ~20 MB after a minute of traffic. From 64 KiB up, a block is its own mapping, returned when freed.</item>
 /// </list>
@@ -19,8 +19,7 @@ internal static partial class NativeHeap
     private const int MMmapThreshold = -3; // M_MMAP_THRESHOLD in glibc's malloc.h
     private const int MArenaMax = -8; // M_ARENA_MAX
 
-    /// <summary>Blocks from this size up are mapped on their own: the JIT's slab size.</summary>
-    public const int MmapThreshold = 64 * 1024;
+    private const int JitSlabSize = 64 * 1024; // blocks from this size up are mapped on their own
 
     /// <summary>
     /// Sets both, before the host starts its threads. An operator's own <c>MALLOC_ARENA_MAX</c> or
@@ -43,7 +42,7 @@ internal static partial class NativeHeap
 
             if (!Chosen("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold"))
             {
-                _ = mallopt(MMmapThreshold, MmapThreshold);
+                _ = mallopt(MMmapThreshold, JitSlabSize);
             }
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
