@@ -75,6 +75,41 @@ public sealed class MultiInstanceTests(MultiInstanceTests.Pair pair) : IClassFix
     }
 
     [PostgresFact]
+    public async Task SlowTurnThroughA_BsSocketShowsTheBotTyping_ThenGetsTheAnswer()
+    {
+        // Arrange: the visitor's socket on B. The transcript's table is locked against writes, so the turn through A
+        // waits for its commit: a slow turn, which shows the bot typing after half a second.
+        var (token, conversation) = await pair.A.StartConversationAsync();
+        using var onB = await ConnectAsync(pair.B, token, conversation);
+        await using var locker = TestStorage.Open(pair.A.DataPath);
+        await TestStorage.Command(locker, "BEGIN; LOCK TABLE messages IN EXCLUSIVE MODE").ExecuteNonQueryAsync();
+        Task<string> post;
+        string typing;
+        try
+        {
+            // Act
+            post = PostAsync(pair.A, token, conversation, "how much is an infusion?", "ty-1");
+            typing = await NextTypingFrameAsync(onB, seconds: 15);
+        }
+        finally
+        {
+            await TestStorage.Command(locker, "ROLLBACK").ExecuteNonQueryAsync();
+        }
+
+        var posted = await post;
+        var frames = await DirectLineOrderingTests.ReadFramesUntilAsync(onB, a => a.Any(x => x.Type == "message" && x.ReplyToId == posted), seconds: 15);
+
+        // Assert: a typing frame from the bot, without a watermark (it has no place in the transcript), then the answer.
+        var set = JsonDocument.Parse(typing).RootElement;
+        Assert.False(set.TryGetProperty("watermark", out _));
+        var activity = Assert.Single(set.GetProperty("activities").EnumerateArray());
+        Assert.Equal("typing", activity.GetProperty("type").GetString());
+        Assert.Equal("bot", activity.GetProperty("from").GetProperty("role").GetString());
+        Assert.Equal(conversation, activity.GetProperty("conversation").GetProperty("id").GetString());
+        Assert.Contains(frames.SelectMany(f => f.Activities), a => a.ReplyToId == posted && a.Text!.Contains("$275", StringComparison.Ordinal));
+    }
+
+    [PostgresFact]
     public async Task EmergencyThroughB_ShowsOnAsDashboard_AClaimSignedInOnAAndPostedToB_KeepsTheBotQuietOnBoth()
     {
         // Arrange: a nurse signed in on A with A's live queue open; a visitor's conversation, streaming from A.
@@ -186,6 +221,27 @@ public sealed class MultiInstanceTests(MultiInstanceTests.Pair pair) : IClassFix
         var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri(streamUrl), CancellationToken.None);
         return socket;
+    }
+
+    /// <summary>The next frame holding a typing activity (keep-alives and other frames passed over).</summary>
+    private static async Task<string> NextTypingFrameAsync(ClientWebSocket socket, int seconds)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        try
+        {
+            while (true)
+            {
+                var text = await DirectLineOrderingTests.ReceiveTextAsync(socket, deadline.Token);
+                if (text.Contains("\"typing\"", StringComparison.Ordinal))
+                {
+                    return text;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new Xunit.Sdk.XunitException($"no typing frame on the socket within {seconds} s");
+        }
     }
 
     private static async Task<string> PostAsync(ServiceProcess service, string token, string conversation, string text, string clientId)

@@ -46,6 +46,7 @@ internal sealed partial class DirectLineChannel
     private readonly TimeProvider time;
     private readonly IHostApplicationLifetime lifetime;
     private readonly ILogger<DirectLineChannel> log;
+    private readonly Hosting.InstanceSignals? _signals;
 
     public DirectLineChannel(TranscriptStore transcript, BotPipeline pipeline, IOptions<DirectLineOptions> options, TimeProvider time,
         IHostApplicationLifetime lifetime, ILogger<DirectLineChannel> log, Hosting.InstanceSignals? signals = null)
@@ -56,16 +57,31 @@ internal sealed partial class DirectLineChannel
         this.time = time;
         this.lifetime = lifetime;
         this.log = log;
+        _signals = signals;
         if (signals is not null)
         {
             // Another instance committed activities of a conversation (its welcome, a reply, a staff message): wake
-            // this instance's socket of it, which reads the transcript after its watermark. After the listener was
-            // reconnected, every socket may be behind: wake them all.
+            // this instance's socket of it, which reads the transcript after its watermark. Or it is running a slow
+            // turn of it: show the bot typing here too. After the listener was reconnected, every socket may be
+            // behind: wake them all.
             signals.Received += (channel, conversationId) =>
             {
-                if (channel == TranscriptStore.NotifyChannel && _conversations.TryGetValue(conversationId, out var c))
+                if (!_conversations.TryGetValue(conversationId, out var c))
+                {
+                    return;
+                }
+
+                if (channel == TranscriptStore.NotifyChannel)
                 {
                     c.Stream?.Wake();
+                }
+                else if (channel == Hosting.InstanceSignals.TypingChannel)
+                {
+                    c.Stream?.SendTyping(Serialize(new Activity
+                    {
+                        Type = ActivityTypes.Typing, ChannelId = ChannelId, Conversation = new ConversationAccount { Id = c.Id }, From = Bot,
+                        Timestamp = time.GetUtcNow(),
+                    }));
                 }
             };
             signals.Reconnected += () =>
@@ -253,6 +269,7 @@ internal sealed partial class DirectLineChannel
         foreach (var typing in stamped.Where(a => a.Type == ActivityTypes.Typing))
         {
             conversation.Stream?.SendTyping(Serialize(typing));
+            _signals?.Send(Hosting.InstanceSignals.TypingChannel, conversation.Id); // the visitor's socket may be on another instance
         }
 
         var stored = Enumerable.Range(0, stamped.Length).Where(i => stamped[i].Type != ActivityTypes.Typing).ToArray();

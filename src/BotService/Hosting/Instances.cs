@@ -9,8 +9,9 @@ namespace BotService.Hosting;
 /// What the service instances sharing one PostgreSQL database tell each other, through the database's own
 /// <c>LISTEN</c>/<c>NOTIFY</c> (decision 0017): a transcript commit names the conversations it wrote
 /// (<see cref="TranscriptStore.NotifyChannel"/>, sent inside the writer's transaction, so delivered at commit), an
-/// escalation's change names its id and kind (<see cref="EscalationChannel"/>), and the Teams sender is woken
-/// (<see cref="TeamsChannel"/>). Payloads are ids only, never text, tagged with the sending instance
+/// escalation's change names its id and kind (<see cref="EscalationChannel"/>), the Teams sender is woken
+/// (<see cref="TeamsChannel"/>), and a slow turn's typing indicator names its conversation (<see cref="TypingChannel"/>:
+/// typing is not stored, so the transcript's notification never carries it to a socket on another instance). Payloads are ids only, never text, tagged with the sending instance
 /// (<see cref="ServiceInstance"/>). One connection of its own listens; when it is lost (a server restart) it reconnects
 /// with backoff and raises <see cref="Reconnected"/>, since anything sent meanwhile was missed: listeners then treat
 /// every open stream as possibly behind. On SQLite (one instance) nothing is sent or listened to.
@@ -19,8 +20,9 @@ internal sealed partial class InstanceSignals : BackgroundService
 {
     public const string EscalationChannel = "botservice_escalation";
     public const string TeamsChannel = "botservice_teams";
+    public const string TypingChannel = "botservice_typing";
 
-    private static readonly string[] Channels = [TranscriptStore.NotifyChannel, EscalationChannel, TeamsChannel];
+    private static readonly string[] Channels = [TranscriptStore.NotifyChannel, EscalationChannel, TeamsChannel, TypingChannel];
     private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(10);
 
