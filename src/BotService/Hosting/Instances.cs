@@ -11,10 +11,11 @@ namespace BotService.Hosting;
 /// (<see cref="TranscriptStore.NotifyChannel"/>, sent inside the writer's transaction, so delivered at commit), an
 /// escalation's change names its id and kind (<see cref="EscalationChannel"/>), the Teams sender is woken
 /// (<see cref="TeamsChannel"/>), and a slow turn's typing indicator names its conversation (<see cref="TypingChannel"/>:
-/// typing is not stored, so the transcript's notification never carries it to a socket on another instance). Payloads are ids only, never text, tagged with the sending instance
-/// (<see cref="ServiceInstance"/>). One connection of its own listens; when it is lost (a server restart) it reconnects
-/// with backoff and raises <see cref="Reconnected"/>, since anything sent meanwhile was missed: listeners then treat
-/// every open stream as possibly behind. On SQLite (one instance) nothing is sent or listened to.
+/// typing is not stored, so the transcript's notification never carries it to a socket on another instance). Payloads
+/// are ids only, never text, tagged with the sending instance (<see cref="ServiceInstance"/>). One connection of its
+/// own listens; when it is lost (a server restart) it reconnects with backoff and raises <see cref="Reconnected"/>,
+/// since anything sent meanwhile was missed: listeners then treat every open stream as possibly behind. On SQLite (one
+/// instance) nothing is sent or listened to.
 /// </summary>
 internal sealed partial class InstanceSignals : BackgroundService
 {
