@@ -17,8 +17,7 @@ namespace BotService.Safety;
 /// </summary>
 internal sealed partial class ElapsedTimeReader
 {
-    private readonly BaseDurationExtractor? _extractor;
-    private readonly BaseDurationParser? _parser;
+    private readonly (BaseDurationExtractor Extractor, BaseDurationParser Parser)? _durations;
     private readonly Lock _parse = new();
     private readonly TimeProvider _time;
     private readonly QuantityReader _numbers;
@@ -32,13 +31,13 @@ internal sealed partial class ElapsedTimeReader
         try
         {
             var options = new BaseDateTimeOptionsConfiguration(Culture.English, DateTimeOptions.None);
-            _extractor = new BaseDurationExtractor(new EnglishDurationExtractorConfiguration(options));
-            _parser = new BaseDurationParser(new EnglishDurationParserConfiguration(new EnglishCommonDateTimeParserConfiguration(options)));
-            _ = Recognise("3 hours", DateTime.UnixEpoch);
+            var durations = (new BaseDurationExtractor(new EnglishDurationExtractorConfiguration(options)),
+                new BaseDurationParser(new EnglishDurationParserConfiguration(new EnglishCommonDateTimeParserConfiguration(options))));
+            _ = Recognise(durations, "3 hours", DateTime.UnixEpoch);
+            _durations = durations;
         }
         catch (Exception e)
         {
-            (_extractor, _parser) = (null, null);
             QuantityReader.RecognizerUnavailable(log, "date-time", e.GetType().Name);
         }
     }
@@ -65,13 +64,13 @@ internal sealed partial class ElapsedTimeReader
 
     private TimeSpan? ParseSpan(Match m)
     {
-        if (_extractor is not null)
+        if (_durations is { } durations)
         {
             try
             {
                 lock (_parse) // the recognizer's parts are not documented as thread-safe; a rare parallel miss was seen
                 {
-                    if (Recognise(m.Value, _time.GetLocalNow().DateTime) is { } span)
+                    if (Recognise(durations, m.Value, _time.GetLocalNow().DateTime) is { } span)
                     {
                         return span;
                     }
@@ -96,11 +95,11 @@ internal sealed partial class ElapsedTimeReader
     }
 
     /// <summary>The first duration the recognizer resolves in <paramref name="phrase"/> ("2 hours ago": 2 hours).</summary>
-    private TimeSpan? Recognise(string phrase, DateTime now)
+    private static TimeSpan? Recognise((BaseDurationExtractor Extractor, BaseDurationParser Parser) durations, string phrase, DateTime now)
     {
-        foreach (var found in _extractor!.Extract(phrase, now))
+        foreach (var found in durations.Extractor.Extract(phrase, now))
         {
-            if (_parser!.Parse(found, now)?.Value is DateTimeResolutionResult { Success: true, PastValue: double seconds })
+            if (durations.Parser.Parse(found, now)?.Value is DateTimeResolutionResult { Success: true, PastValue: double seconds })
             {
                 return TimeSpan.FromSeconds(seconds);
             }

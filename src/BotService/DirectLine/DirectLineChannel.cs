@@ -77,11 +77,7 @@ internal sealed partial class DirectLineChannel
                 }
                 else if (channel == Hosting.InstanceSignals.TypingChannel)
                 {
-                    c.Stream?.SendTyping(Serialize(new Activity
-                    {
-                        Type = ActivityTypes.Typing, ChannelId = ChannelId, Conversation = new ConversationAccount { Id = c.Id }, From = Bot,
-                        Timestamp = time.GetUtcNow(),
-                    }));
+                    c.Stream?.SendTyping(Serialize(Outgoing(new Activity { Type = ActivityTypes.Typing }, c.Id, time.GetUtcNow())));
                 }
             };
             signals.Reconnected += () =>
@@ -255,14 +251,7 @@ internal sealed partial class DirectLineChannel
         bool urgent, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        var stamped = replies.Select(r => r with
-        {
-            ChannelId = ChannelId,
-            Conversation = new ConversationAccount { Id = conversation.Id },
-            From = r.From is null ? Bot : r.From with { Role = r.From.Role ?? "bot" },
-            Timestamp = now,
-            ServiceUrl = null,
-        }).ToArray();
+        var stamped = replies.Select(r => Outgoing(r, conversation.Id, now)).ToArray();
 
         conversation = Current(conversation);
         var ids = new string?[stamped.Length];
@@ -310,6 +299,16 @@ internal sealed partial class DirectLineChannel
     private TranscriptAppend ToAppend(DirectLineConversation conversation, Activity activity, string role) => new(
         conversation.Id, ChannelId, role, activity.Type, activity.Id, activity.Text,
         (id, _) => Serialize(activity with { Id = id }), conversation.UserId);
+
+    /// <summary>A reply as this channel sends it: its conversation, its time, and from the bot unless it names a sender.</summary>
+    private Activity Outgoing(Activity reply, string conversationId, DateTimeOffset now) => reply with
+    {
+        ChannelId = ChannelId,
+        Conversation = new ConversationAccount { Id = conversationId },
+        From = reply.From is null ? Bot : reply.From with { Role = reply.From.Role ?? "bot" },
+        Timestamp = now,
+        ServiceUrl = null,
+    };
 
     public static string Serialize(Activity activity) => JsonSerializer.Serialize(activity, ProtocolJsonContext.Default.Activity);
 
