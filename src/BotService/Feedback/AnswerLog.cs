@@ -22,8 +22,8 @@ internal enum VoteOutcome
 
 /// <summary>
 /// Records every answer and decline the bot sends (the <c>answers</c> table: question, confidence, cited source), and
-/// the asker's thumbs up or down on an answer. An answer's reply carries an unguessable answer id in its feedback buttons
-/// (<see cref="FeedbackReplies"/>); a vote names that id and must come from the same conversation. The records are
+/// the asker's thumbs up or down on an answer. An answer's reply carries an unguessable answer id in its feedback
+/// buttons (<see cref="FeedbackReplies"/>); a vote names that id and must come from the same conversation. The records are
 /// written by one background writer in batches, after the reply has gone, so an answer never waits on the database;
 /// a vote that arrives before its answer's record has landed waits for it. Nothing here logs a question.
 /// </summary>
@@ -80,9 +80,9 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
     /// A new answer id, base64url (22 characters) of 16 bytes: <paramref name="now"/> in Unix milliseconds (6 bytes,
     /// big-endian), then 10 random bytes from the system's cryptographic generator. The time leads so that the answers
     /// written together have ids near each other in the <c>answers</c> table's unique index: with 16 random bytes each
-    /// insert dirtied an index page of its own, and those pages were most of what the transcript's writer wrote and
-    /// flushed per commit (decision 0027). 80 random bits keep an id unguessable; the time it shows is when the answer
-    /// was sent, which whoever holds the id already knows.
+    /// insert dirtied an index page of its own, one more page for the transcript's writer to write and flush in every
+    /// commit (decision 0027). 80 random bits keep an id unguessable; the time it shows is when the answer was sent,
+    /// which whoever holds the id already knows.
     /// </summary>
     public static string NewAnswerId(DateTimeOffset now)
     {
