@@ -148,18 +148,24 @@ public sealed class TurnPipelineTests
         var (slow, slowSent) = Turn(Incoming);
         var release = new TaskCompletionSource();
 
-        // Act
-        await typing.OnTurnAsync(fast, _ => Task.CompletedTask, CancellationToken.None);
-        var running = typing.OnTurnAsync(slow, _ => release.Task, CancellationToken.None);
-        time.Advance(TimeSpan.FromMilliseconds(499));
-        var beforeDelay = slowSent.Count;
-        time.Advance(TimeSpan.FromMilliseconds(1));
-        var afterDelay = slowSent.Count;
-        time.Advance(TimeSpan.FromSeconds(2));
-        var afterPeriod = slowSent.Count;
-        release.SetResult();
-        await running;
-        time.Advance(TimeSpan.FromSeconds(10));
+        // Act: on a pool thread, where no synchronization context holds continuations back, so each Advance runs the
+        // middleware to its next wait before it returns. (Under xUnit's context the continuations were queued, and on a
+        // busy machine the counts were read before they ran: (0, 0, 0) in one full run.)
+        var (beforeDelay, afterDelay, afterPeriod) = await Task.Run(async () =>
+        {
+            await typing.OnTurnAsync(fast, _ => Task.CompletedTask, CancellationToken.None);
+            var running = typing.OnTurnAsync(slow, _ => release.Task, CancellationToken.None);
+            time.Advance(TimeSpan.FromMilliseconds(499));
+            var before = slowSent.Count;
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            var after = slowSent.Count;
+            time.Advance(TimeSpan.FromSeconds(2));
+            var period = slowSent.Count;
+            release.SetResult();
+            await running;
+            time.Advance(TimeSpan.FromSeconds(10));
+            return (before, after, period);
+        });
 
         // Assert
         Assert.Empty(fastSent);
