@@ -12,8 +12,8 @@ namespace BotService.Safety;
 /// Microsoft.Recognizers.Text's duration extractor and parser (never the whole message). Only those two parts of its
 /// date-time recogniser are built: the candidates are always "an amount of minutes or hours", and the whole
 /// date-time model (dates, periods, sets, time zones) would keep ~6 MB more of regular expressions and tables on the
-/// managed heap for the process's life (~10 MB resident). Day words ("yesterday", "last night", "days") need no recognizer: they are always longer than any
-/// wears-off window. Thread-safe.
+/// managed heap for the process's life (~10 MB resident). Day words ("yesterday", "last night", "days") need no
+/// recognizer: they are always longer than any wears-off window. Thread-safe.
 /// </summary>
 internal sealed partial class ElapsedTimeReader
 {

@@ -23,9 +23,9 @@ internal enum VoteOutcome
 /// <summary>
 /// Records every answer and decline the bot sends (the <c>answers</c> table: question, confidence, cited source), and
 /// the asker's thumbs up or down on an answer. An answer's reply carries an unguessable answer id in its feedback
-/// buttons (<see cref="FeedbackReplies"/>); a vote names that id and must come from the same conversation. The records are
-/// written by one background writer in batches, after the reply has gone, so an answer never waits on the database;
-/// a vote that arrives before its answer's record has landed waits for it. Nothing here logs a question.
+/// buttons (<see cref="FeedbackReplies"/>); a vote names that id and must come from the same conversation. The records
+/// are written by one background writer in batches, after the reply has gone, so an answer never waits on the
+/// database; a vote that arrives before its answer's record has landed waits for it. Nothing here logs a question.
 /// </summary>
 internal sealed partial class AnswerLog(Database database, BotService.Storage.Transcripts.TranscriptStore transcript, TimeProvider time, ILogger<AnswerLog> log) : BackgroundService
 {
@@ -72,9 +72,6 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
 
     [ThreadStatic]
     private static int t_randomUsed;
-
-    /// <summary>A new answer id, made now (<see cref="NewAnswerId(DateTimeOffset)"/>).</summary>
-    public static string NewAnswerId() => NewAnswerId(TimeProvider.System.GetUtcNow());
 
     /// <summary>
     /// A new answer id, base64url (22 characters) of 16 bytes: <paramref name="now"/> in Unix milliseconds (6 bytes,

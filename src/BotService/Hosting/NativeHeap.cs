@@ -9,9 +9,9 @@ namespace BotService.Hosting;
 /// <item>A thread that finds the heap's lock taken gets an arena of its own, up to eight per core, and an arena keeps
 /// the memory it once held: ~7 MB over a 60-second soak. Two arenas are plenty here.</item>
 /// <item>Blocks under the mmap threshold come from the heap, and freed ones go back to the kernel only from its top.
-/// The JIT works in 64 KiB slabs: the first parse by the safety classifier's number recogniser alone peaks at ~15 MB of them,
-/// and tier-1 recompilation keeps taking more. Once freed they sit resident under live blocks: ~16 MB of the heap's
-/// ~20 MB after a minute of traffic. From 64 KiB up, a block is its own mapping, returned when freed.</item>
+/// The JIT works in 64 KiB slabs: the first parse by the safety classifier's number recogniser alone peaks at ~15 MB of
+/// them, and tier-1 recompilation keeps taking more. Once freed they sit resident under live blocks: ~16 MB of the
+/// heap's ~20 MB after a minute of traffic. From 64 KiB up, a block is its own mapping, returned when freed.</item>
 /// </list>
 /// </summary>
 internal static partial class NativeHeap

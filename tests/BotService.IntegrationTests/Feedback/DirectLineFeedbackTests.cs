@@ -77,7 +77,7 @@ public sealed class DirectLineFeedbackTests(DirectLineFixture service) : IClassF
         var (tokenB, conversationB, _) = await service.StartConversationAsync();
 
         // Act
-        var unknown = await RefusalAsync(tokenB, conversationB, FeedbackEvent(Action("DislikeAction", "urn:clinic-answer:" + AnswerLog.NewAnswerId() + ":dislike")));
+        var unknown = await RefusalAsync(tokenB, conversationB, FeedbackEvent(Action("DislikeAction", "urn:clinic-answer:" + AnswerLog.NewAnswerId(DateTimeOffset.UtcNow) + ":dislike")));
         var otherConversations = await RefusalAsync(tokenB, conversationB, FeedbackEvent(dislike));
         var mismatched = await RefusalAsync(tokenA, conversationA, FeedbackEvent(Action("LikeAction", dislike.GetProperty("@id").GetString()!)));
         var noEntity = await RefusalAsync(tokenA, conversationA, new { type = "event", name = FeedbackReplies.WebChatEvent });

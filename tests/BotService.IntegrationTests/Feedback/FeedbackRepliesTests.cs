@@ -14,7 +14,7 @@ public sealed class FeedbackRepliesTests
     public void PotentialActions_ForAnAnswerId_AreWhatTheJsonWriterWrites()
     {
         // Arrange
-        var id = AnswerLog.NewAnswerId();
+        var id = AnswerLog.NewAnswerId(DateTimeOffset.UtcNow);
         var written = FeedbackReplies.WrittenPotentialActions(id);
 
         // Act
@@ -39,7 +39,7 @@ public sealed class FeedbackRepliesTests
     public async Task NewAnswerId_ManyOnSeveralThreads_WellFormedAndAllDifferent()
     {
         // Act: more ids per thread than one block of random bytes holds
-        var ids = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Enumerable.Range(0, 1000).Select(_ => AnswerLog.NewAnswerId()).ToArray())));
+        var ids = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Enumerable.Range(0, 1000).Select(_ => AnswerLog.NewAnswerId(DateTimeOffset.UtcNow)).ToArray())));
 
         // Assert
         var all = ids.SelectMany(x => x).ToArray();

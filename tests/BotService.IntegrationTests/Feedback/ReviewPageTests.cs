@@ -120,7 +120,7 @@ public sealed class ReviewPageTests(ServiceFixture fixture) : IClassFixture<Serv
 
         static AnswerRecord Row(string conversation, DateTimeOffset at) => new()
         {
-            AnswerId = BotService.Feedback.AnswerLog.NewAnswerId(), ConversationId = conversation, Channel = "api", Question = "is parking free", CreatedAt = at,
+            AnswerId = BotService.Feedback.AnswerLog.NewAnswerId(DateTimeOffset.UtcNow), ConversationId = conversation, Channel = "api", Question = "is parking free", CreatedAt = at,
         };
     }
 

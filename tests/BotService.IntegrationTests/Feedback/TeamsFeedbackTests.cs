@@ -64,7 +64,7 @@ public sealed class TeamsFeedbackTests(AuthenticatedService service) : IClassFix
         // Act: Teams sends the pressed button's data as the value of a message without text.
         var thanks = await SendAsync(TeamsActivity("v1", conversationId, null, notHelpful), conversationId, "v1");
         var refused = await SendAsync(TeamsActivity("v2", conversationId, null,
-            new Dictionary<string, object> { [FeedbackReplies.CardDataKey] = new { answerId = AnswerLog.NewAnswerId(), vote = "up" } }), conversationId, "v2");
+            new Dictionary<string, object> { [FeedbackReplies.CardDataKey] = new { answerId = AnswerLog.NewAnswerId(DateTimeOffset.UtcNow), vote = "up" } }), conversationId, "v2");
         var badVote = await SendAsync(TeamsActivity("v3", conversationId, null,
             new Dictionary<string, object> { [FeedbackReplies.CardDataKey] = new { answerId, vote = "sideways" } }), conversationId, "v3");
 
