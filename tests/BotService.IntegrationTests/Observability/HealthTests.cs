@@ -45,7 +45,7 @@ public sealed class HealthTests
         using (Faults.ReadOnlyFolder(service.DataPath))
         {
             // Act
-            unready = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.ServiceUnavailable, "database");
+            unready = await WaitAsync(service.Http, "/healthz/ready", HttpStatusCode.ServiceUnavailable, "database", "outbox");
             var live = await service.Http.GetAsync("/healthz/live");
             var summary = await service.Http.GetAsync("/healthz");
 
@@ -111,7 +111,10 @@ public sealed class HealthTests
         RunningService.StartHealthyAsync(RepoPaths.Knowledge, Path.Combine(Path.GetTempPath(), "botservice-it", "health-" + Guid.NewGuid().ToString("n")), null);
 
     /// <summary>Polls until the endpoint answers the status (the probes keep a result for a second).</summary>
-    private static async Task<JsonElement> WaitAsync(HttpClient http, string path, HttpStatusCode status, string? failing = null)
+    /// <summary>Polls <paramref name="path"/> until it answers <paramref name="status"/> with every check named in
+    /// <paramref name="failing"/> unhealthy. Each disk probe keeps its result for a second from its own last run, so
+    /// one check can turn before another.</summary>
+    private static async Task<JsonElement> WaitAsync(HttpClient http, string path, HttpStatusCode status, params string[] failing)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         while (true)
@@ -119,7 +122,7 @@ public sealed class HealthTests
             var response = await http.GetAsync(path, timeout.Token);
             var body = await response.Content.ReadFromJsonAsync<JsonElement>(timeout.Token);
             if (response.StatusCode == status
-                && (failing is null || body.GetProperty("checks").GetProperty(failing).GetProperty("status").GetString() == "unhealthy"))
+                && failing.All(check => body.GetProperty("checks").GetProperty(check).GetProperty("status").GetString() == "unhealthy"))
             {
                 return body;
             }
