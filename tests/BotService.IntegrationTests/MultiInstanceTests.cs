@@ -16,7 +16,8 @@ namespace BotService.IntegrationTests;
 /// configured as an operator would (one Direct Line signing key; Data Protection keys in the database): a conversation
 /// started on A and continued through B, concurrent posts through both, a slow turn's typing shown on the other
 /// instance's socket, escalations and claims seen by both dashboards, a sign-in on one and an action on the other, and
-/// Teams alerts sent once, by one instance at a time (decision 0017). PostgreSQL only: several instances on one SQLite file are not supported.
+/// Teams alerts sent once, by one instance at a time (decision 0017). PostgreSQL only: several instances on one SQLite
+/// file are not supported.
 /// </summary>
 public sealed class MultiInstanceTests(MultiInstanceTests.Pair pair) : IClassFixture<MultiInstanceTests.Pair>
 {

@@ -110,7 +110,6 @@ public sealed class HealthTests
     private static Task<RunningService> StartAsync() =>
         RunningService.StartHealthyAsync(RepoPaths.Knowledge, Path.Combine(Path.GetTempPath(), "botservice-it", "health-" + Guid.NewGuid().ToString("n")), null);
 
-    /// <summary>Polls until the endpoint answers the status (the probes keep a result for a second).</summary>
     /// <summary>Polls <paramref name="path"/> until it answers <paramref name="status"/> with every check named in
     /// <paramref name="failing"/> unhealthy. Each disk probe keeps its result for a second from its own last run, so
     /// one check can turn before another.</summary>
