@@ -60,6 +60,15 @@ internal static partial class QueryInterpreter
         while (stream.IncrementToken())
         {
             var word = term.ToString();
+            if (Unstretch(word, w => StopWords.Contains(w) || speller.IsKnown(w) || stemKnown(w)) is { } plain)
+            {
+                // "soooo long", "pleeease": read as the word meant, not as a typo (nothing to report or to doubt).
+                sb ??= new StringBuilder(text.Length + 8);
+                sb.Append(text, last, offset.StartOffset - last).Append(plain);
+                last = offset.EndOffset;
+                continue;
+            }
+
             if (StopWords.Contains(word) || speller.IsKnown(word) || IsProperNoun(text, offset.StartOffset) || stemKnown(word) ||
                 speller.Correct(word) is not { } fix)
             {
@@ -75,6 +84,33 @@ internal static partial class QueryInterpreter
         stream.End();
         return sb is null ? text : sb.Append(text, last, text.Length - last).ToString();
     }
+
+    /// <summary>
+    /// A word typed with a letter held down ("soooo", "pleeease") as the word meant: each run of three or more of one
+    /// letter becomes two letters, or one, whichever gives a word <paramref name="known"/> accepts. Null when the
+    /// word has no such run or neither reading is known.
+    /// </summary>
+    internal static string? Unstretch(string word, Func<string, bool> known)
+    {
+        if (!Stretched().IsMatch(word))
+        {
+            return null;
+        }
+
+        foreach (var keep in (string[])["$1$1", "$1"])
+        {
+            var plain = Stretched().Replace(word, keep);
+            if (known(plain))
+            {
+                return plain;
+            }
+        }
+
+        return null;
+    }
+
+    [GeneratedRegex(@"(\p{L})\1{2,}", RegexOptions.CultureInvariant)]
+    private static partial Regex Stretched();
 
     /// <summary>A capitalised word that does not start a sentence ("New York") is a name: never "correct" it.</summary>
     private static bool IsProperNoun(string text, int start)

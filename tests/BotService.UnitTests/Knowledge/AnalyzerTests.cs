@@ -1,6 +1,7 @@
 using BotService.Knowledge;
 using BotService.Knowledge.Analysis;
 using BotService.Knowledge.Articles;
+using BotService.Knowledge.Search;
 using Lucene.Net.Analysis;
 using Lucene.Net.Analysis.TokenAttributes;
 
@@ -34,6 +35,31 @@ public sealed class AnalyzerTests
 
         // Assert
         Assert.Equal(["treatment", "infus"], tokens);
+    }
+
+    [Fact]
+    public void QueryAnalyzer_WordsAsTypedOnAPhone_AreDroppedLikeTheirSpelledOutForms()
+    {
+        using var analyzer = ClinicAnalyzer.ForQueries();
+
+        var tokens = Tokens(analyzer, "why do u prefer the drip, i dont want it w/ my therapist if it isnt safe");
+
+        Assert.Equal(["prefer", "drip", "therapist", "safe"], tokens);
+    }
+
+    [Theory]
+    [InlineData("soooo", "so")]
+    [InlineData("pleeease", "please")]
+    [InlineData("cooool", "cool")]
+    [InlineData("zzzz", null)]
+    [InlineData("session", null)]
+    public void Unstretch_AHeldDownLetter_ReadsAsTheKnownWord(string typed, string? expected)
+    {
+        string[] known = ["so", "please", "cool", "session"];
+
+        var plain = QueryInterpreter.Unstretch(typed, known.Contains);
+
+        Assert.Equal(expected, plain);
     }
 
     [Fact]
