@@ -338,6 +338,9 @@ public sealed partial class KnowledgeBase : IDisposable
                 Retrieve(h, Audience.Public, Compose);
                 Retrieve(h.ToLowerInvariant() + " cost", Audience.Staff, Compose);
             }
+
+            // A word no article holds: loads the English lexicon and runs its path (decision 0028).
+            Retrieve("is it scary", Audience.Public, Compose);
         }
     }
 

@@ -13,13 +13,18 @@ public sealed record Correction(string From, string To);
 /// <summary>A question as the retriever sees it: its analysed terms (after typo correction) and what it asks for.</summary>
 /// <param name="Clauses">The terms of each clause ("I'm not in crisis, just curious about KAP" has two), so a
 /// question is judged by its best-covered part as well as by the whole.</param>
+/// <param name="Describing">Terms of words the articles lack that English uses mostly to describe or link ("big",
+/// "scary", "happen"), not to name a subject: they narrow the question less than a missing noun does.</param>
 internal sealed record InterpretedQuery(
     string Text,
     IReadOnlyList<string> Terms,
     IReadOnlyList<IReadOnlyList<string>> Clauses,
     IReadOnlyList<Correction> Corrections,
     AnswerTypes Wants,
-    bool AsksPersonalAdvice);
+    bool AsksPersonalAdvice)
+{
+    public IReadOnlySet<string> Describing { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+}
 
 internal static partial class QueryInterpreter
 {
@@ -31,14 +36,18 @@ internal static partial class QueryInterpreter
     {
         var normalized = Normalise(question);
         var corrections = new List<Correction>();
-        var corrected = Correct(normalized, speller, stemKnown, corrections);
+        var describing = new List<string>();
+        var corrected = Correct(normalized, speller, stemKnown, corrections, describing);
         var clauses = ClauseBreak().Split(corrected)
             .Select(Analyze)
             .Where(c => c.Count > 0)
             .ToArray();
         var terms = clauses.SelectMany(c => c).Distinct(StringComparer.Ordinal).ToList();
         return new InterpretedQuery(corrected, terms, clauses, corrections, AnswerTypeDetector.InQuestion(corrected),
-            PersonalAdvice().IsMatch(normalized));
+            PersonalAdvice().IsMatch(normalized))
+        {
+            Describing = describing.SelectMany(Analyze).Where(terms.Contains).ToHashSet(StringComparer.Ordinal),
+        };
     }
 
     /// <summary>
@@ -48,8 +57,19 @@ internal static partial class QueryInterpreter
     /// </summary>
     public static string Normalise(string question) => question.Replace('’', '\'').Replace('‘', '\'');
 
-    /// <summary>Replaces words the corpus does not know with their closest known word, keeping everything else.</summary>
-    private static string Correct(string text, SpellingCorrector speller, Func<string, bool> stemKnown, List<Correction> corrections)
+    /// <summary>
+    /// A word seen this often in WordNet's tagged texts is real English, not a typo: "decide" is never read as "decade"
+    /// (rare words still are: "prise" as "price").
+    /// </summary>
+    private const int CommonWord = 5;
+
+    /// <summary>
+    /// Replaces words the corpus does not know with the article word they stand for, keeping everything else: a lay form
+    /// of the same root ("psychotic" for "psychosis"), else for a word that is not common English, the closest known
+    /// spelling ("prise" for "price"). Words left unknown that English uses mostly to describe go to <paramref name="describing"/>.
+    /// </summary>
+    private static string Correct(string text, SpellingCorrector speller, Func<string, bool> stemKnown, List<Correction> corrections,
+        List<string> describing)
     {
         StringBuilder? sb = null;
         var last = 0;
@@ -69,8 +89,27 @@ internal static partial class QueryInterpreter
                 continue;
             }
 
-            if (StopWords.Contains(word) || speller.IsKnown(word) || IsProperNoun(text, offset.StartOffset) || stemKnown(word) ||
-                speller.Correct(word) is not { } fix)
+            if (StopWords.Contains(word) || speller.IsKnown(word) || IsProperNoun(text, offset.StartOffset) || stemKnown(word))
+            {
+                continue;
+            }
+
+            string? fix;
+            if (EnglishLexicon.Default.Find(word) is { } entry)
+            {
+                fix = entry.Related.FirstOrDefault(r => speller.IsKnown(r) || stemKnown(r))
+                    ?? (entry.Frequency < CommonWord ? speller.Correct(word) : null);
+                if (fix is null && !entry.IsMostlyNoun)
+                {
+                    describing.Add(word);
+                }
+            }
+            else
+            {
+                fix = speller.Correct(word);
+            }
+
+            if (fix is null)
             {
                 continue;
             }

@@ -44,6 +44,7 @@ internal static class Retriever
         // One term-dictionary look-up per term serves the weights and the first stage.
         var docFreq = query.Terms.ToDictionary(t => t, snapshot.DocFreq, StringComparer.Ordinal);
         var weights = Idf(snapshot.DocumentCount, docFreq);
+        Describe(weights, docFreq, query.Describing);
         idf = weights;
         var results = new List<Candidate>();
         if (query.Terms.Count == 0)
@@ -246,6 +247,41 @@ internal static class Retriever
         }
 
         return root;
+    }
+
+    /// <summary>
+    /// A word no passage holds gets the highest weight: it may name a subject the articles lack ("parking"). Unless it is a
+    /// word English uses to describe or link ("big", "scary", "happen"): that narrows the question no more than its most
+    /// common known word does, so it weighs as much as that word (and one describing word no longer sinks a question).
+    /// </summary>
+    private static void Describe(Dictionary<string, double> weights, Dictionary<string, int> docFreq, IReadOnlySet<string> describing)
+    {
+        if (describing.Count == 0)
+        {
+            return;
+        }
+
+        var floor = double.MaxValue;
+        foreach (var (t, df) in docFreq)
+        {
+            if (df > 0)
+            {
+                floor = Math.Min(floor, weights[t]);
+            }
+        }
+
+        if (floor == double.MaxValue)
+        {
+            return; // nothing in the question is known: it stays out of scope
+        }
+
+        foreach (var t in describing)
+        {
+            if (docFreq.TryGetValue(t, out var df) && df == 0)
+            {
+                weights[t] = floor;
+            }
+        }
     }
 
     /// <summary>BM25's inverse document frequency for each term; a term no passage has gets the highest weight.</summary>

@@ -1,6 +1,7 @@
 using BotService.Knowledge;
 using BotService.Knowledge.Answers;
 using BotService.Knowledge.Articles;
+using BotService.Knowledge.Search;
 
 namespace BotService.UnitTests.Knowledge;
 
@@ -48,8 +49,44 @@ public sealed class KnowledgeBaseTests : IClassFixture<KnowledgeBaseTests.RealKn
         Assert.InRange(answer.Confidence, 0.55, 1.0);
     }
 
+    [Fact]
+    public void Ask_LayFormOfAnArticleWord_ReadsItAsThatWordAndSaysSo()
+    {
+        // The articles say "psychosis" and "delirium"; a visitor says "psychotic" and "delirious".
+        var answer = _kb.Ask("can ketamine make someone psychotic or delirious?", Audience.Public);
+
+        Assert.True(answer.Answered, answer.Text);
+        Assert.Contains("delirium", answer.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(new Correction("psychotic", "psychosis"), answer.Corrections);
+        Assert.Contains(new Correction("delirious", "delirium"), answer.Corrections);
+    }
+
+    [Theory]
+    [InlineData("what happens if you decide ketamine isnt right for me", "decide")]
+    [InlineData("whats the prise of an infusoin", null)]
+    public void Ask_CommonEnglishWord_IsNotReadAsATypo(string question, string? common)
+    {
+        var answer = _kb.Ask(question, Audience.Public);
+
+        // "decide" is real English, not a misspelt "decade"; "prise" is rare enough to be read as "price".
+        Assert.DoesNotContain(answer.Corrections, c => c.From == common && c.To != "decision");
+        Assert.DoesNotContain(answer.Corrections, c => c.To == "decade");
+    }
+
+    [Fact]
+    public void Ask_DescribingWordTheArticlesLack_DoesNotSinkTheQuestion()
+    {
+        // "roughly" is in no article; it used to weigh as much as a missing subject and pull the question under the threshold.
+        var answer = _kb.Ask("how much does an infusion cost, roughly", Audience.Public);
+
+        Assert.True(answer.Answered, answer.Text);
+        Assert.Contains("$275", answer.Text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("what time does the football game start")]
+    [InlineData("is there a playground for kids at the clinic")]
+    [InlineData("can i pay with bitcoin")]
     [InlineData("how do I reset my iphone password")]
     [InlineData("recipe for banana bread")]
     [InlineData("asdf qwer")]
