@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using BotService.Knowledge.Analysis;
 using BotService.Knowledge.Answers;
 using BotService.Knowledge.Articles;
 using BotService.Knowledge.Indexing;
@@ -339,7 +340,9 @@ public sealed partial class KnowledgeBase : IDisposable
                 Retrieve(h.ToLowerInvariant() + " cost", Audience.Staff, Compose);
             }
 
-            // A word no article holds: loads the English lexicon and runs its path (decision 0028).
+            // A word no article holds runs the English lexicon's path (decision 0028); the lexicon is loaded even if an
+            // article comes to say "scary".
+            _ = EnglishLexicon.Default.Find("scary");
             Retrieve("is it scary", Audience.Public, Compose);
         }
     }

@@ -23,7 +23,9 @@ internal sealed record InterpretedQuery(
     AnswerTypes Wants,
     bool AsksPersonalAdvice)
 {
-    public IReadOnlySet<string> Describing { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+    private static readonly IReadOnlySet<string> None = new HashSet<string>(StringComparer.Ordinal);
+
+    public IReadOnlySet<string> Describing { get; init; } = None;
 }
 
 internal static partial class QueryInterpreter
@@ -43,11 +45,12 @@ internal static partial class QueryInterpreter
             .Where(c => c.Count > 0)
             .ToArray();
         var terms = clauses.SelectMany(c => c).Distinct(StringComparer.Ordinal).ToList();
-        return new InterpretedQuery(corrected, terms, clauses, corrections, AnswerTypeDetector.InQuestion(corrected),
-            PersonalAdvice().IsMatch(normalized))
-        {
-            Describing = describing.SelectMany(Analyze).Where(terms.Contains).ToHashSet(StringComparer.Ordinal),
-        };
+        var query = new InterpretedQuery(corrected, terms, clauses, corrections, AnswerTypeDetector.InQuestion(corrected),
+            PersonalAdvice().IsMatch(normalized));
+
+        // Most questions have no describing word: no set is made for them (this runs on every turn).
+        return describing.Count == 0 ? query
+            : query with { Describing = describing.SelectMany(Analyze).Where(terms.Contains).ToHashSet(StringComparer.Ordinal) };
     }
 
     /// <summary>

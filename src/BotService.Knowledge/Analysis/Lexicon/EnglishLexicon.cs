@@ -61,17 +61,19 @@ internal sealed class EnglishLexicon
         return null;
     }
 
-    /// <summary>The word itself, then what it could be with an ending taken off (WordNet's "morphy" rules, plus doubled consonants).</summary>
+    /// <summary>WordNet's "morphy" detachment rules for nouns, verbs and adjectives, plus "-ied", "-ier" and "-iest".</summary>
+    private static readonly (string Suffix, string Ending)[] Endings =
+    [
+        ("ies", "y"), ("ied", "y"), ("ier", "y"), ("iest", "y"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"),
+        ("shes", "sh"), ("men", "man"), ("es", "e"), ("es", ""), ("s", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", ""),
+        ("er", "e"), ("er", ""), ("est", "e"), ("est", ""),
+    ];
+
+    /// <summary>The word itself, then what it could be with an ending taken off (<see cref="Endings"/>, plus doubled consonants).</summary>
     internal static IEnumerable<string> Forms(string w)
     {
         yield return w;
-        (string Suffix, string Ending)[] rules =
-        [
-            ("ies", "y"), ("ied", "y"), ("ier", "y"), ("iest", "y"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"),
-            ("shes", "sh"), ("men", "man"), ("es", "e"), ("es", ""), ("s", ""), ("ed", "e"), ("ed", ""), ("ing", "e"), ("ing", ""),
-            ("er", "e"), ("er", ""), ("est", "e"), ("est", ""),
-        ];
-        foreach (var (suffix, ending) in rules)
+        foreach (var (suffix, ending) in Endings)
         {
             if (w.Length > suffix.Length + 2 && w.EndsWith(suffix, StringComparison.Ordinal))
             {
@@ -88,14 +90,9 @@ internal sealed class EnglishLexicon
 
     private ReadOnlySpan<byte> LineAt(int i)
     {
-        var start = _lines[i];
-        var end = i + 1 < _lines.Length ? _lines[i + 1] - 1 : _text.Length;
-        if (end > start && _text[end - 1] == (byte)'\n')
-        {
-            end--;
-        }
-
-        return _text.AsSpan(start, end - start);
+        var end = i + 1 < _lines.Length ? _lines[i + 1] : _text.Length;
+        var line = _text.AsSpan(_lines[i], end - _lines[i]);
+        return line.EndsWith((byte)'\n') ? line[..^1] : line;
     }
 
     private string? Line(string word)

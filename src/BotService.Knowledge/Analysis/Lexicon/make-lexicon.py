@@ -14,29 +14,25 @@ POS={"noun":"n","verb":"v","adj":"a","adv":"r"}
 tag=collections.defaultdict(lambda: [0,0,0,0])
 idx={"n":0,"v":1,"a":2,"s":2,"r":3}
 for line in open(D+"index.sense"):
-    key, off, sn, cnt = line.split()
+    key, _, _, cnt = line.split()
     lemma, rest = key.split("%")
     ss_type = int(rest.split(":")[0])
     p = {1:"n",2:"v",3:"a",4:"r",5:"s"}[ss_type]
     tag[lemma][idx[p]] += int(cnt)
 # synsets: offset -> words, pointers (lexical derivations)
 words_of={}
-deriv=collections.defaultdict(list)  # (lemma) -> list of (sense rank, target lemma)
-synsets_of=collections.defaultdict(list)
+deriv=collections.defaultdict(list)  # (synset offset, pos, word number) -> [(target offset, target pos, target word number)]
 for pos,p in POS.items():
     for line in open(D+"data."+pos):
         if line.startswith("  "): continue
         parts=line.split(" | ")[0].split()
-        off=parts[0]; ss_type=parts[2]; wcnt=int(parts[3],16)
+        off=parts[0]; wcnt=int(parts[3],16)
         ws=[parts[4+2*i].lower() for i in range(wcnt)]
         i=4+2*wcnt; pcnt=int(parts[i]); i+=1
-        ptrs=[]
-        for k in range(pcnt):
-            sym,toff,tpos,st=parts[i:i+4]; i+=4
-            ptrs.append((sym,toff,tpos,st))
         words_of[(off,p)]=ws
-        for sym,toff,tpos,st in ptrs:
-            if sym=="+" :
+        for _ in range(pcnt):
+            sym,toff,tpos,st=parts[i:i+4]; i+=4
+            if sym=="+":
                 src=int(st[:2],16); tgt=int(st[2:],16)
                 deriv[(off,p,src)].append((toff,tpos[0] if tpos!="s" else "a",tgt))
 # index files give sense order
