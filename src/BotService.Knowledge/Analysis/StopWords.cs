@@ -30,11 +30,13 @@ internal static class StopWords
         "actually", "maybe", "place", "places", "most", "put", "try", "tried", "trying", "nothing", "regular", "normal",
         "usual", "good", "great", "best", "et", "al", "guys", "folks", "yall", "currently", "now", "today", "able",
         "let", "like", "kind", "sort", "among", "amongst", "anyone", "someone", "something", "anything", "thing", "things",
+        "those", "whether", "usually", "typically", "generally", "somebody", "anybody", "everyone", "everybody", "stuff",
+        "honestly", "literally", "basically", "totally", "seriously", "pretty",
         // the same words as typed on a phone: letters for words ("u", "w/" for with), contractions without their
         // apostrophe, and chat fillers ("ppl" is a synonym of "people" instead: it carries meaning)
         "u", "ur", "r", "y", "n", "w", "pls", "plz", "thx", "abt", "lol", "idk", "tbh", "omg", "btw",
         "dont", "doesnt", "didnt", "isnt", "arent", "cant", "wont", "wouldnt", "couldnt", "shouldnt", "ive", "youre",
-        "thats", "theres", "hows",
+        "thats", "theres", "hows", "hes", "shes", "theyre",
     ];
 
     public static CharArraySet Set { get; } = new CharArraySet(ClinicAnalyzer.Version, Words, ignoreCase: true).AsReadOnly();

@@ -47,6 +47,17 @@ public sealed class AnalyzerTests
         Assert.Equal(["prefer", "drip", "therapist", "safe"], tokens);
     }
 
+    [Fact]
+    public void QueryAnalyzer_PronounsAndFillersOfChatMessages_AreDropped()
+    {
+        using var analyzer = ClinicAnalyzer.ForQueries();
+
+        // "hes" is "he's" typed without the apostrophe; the rest name nothing a passage could hold.
+        var tokens = Tokens(analyzer, "whether hes honestly on those meds or not, does somebody usually help everyone with the stuff");
+
+        Assert.Equal(["med", "help"], tokens);
+    }
+
     [Theory]
     [InlineData("soooo", "so")]
     [InlineData("pleeease", "please")]
