@@ -20,7 +20,12 @@ internal sealed partial class HttpWarmUp(IServer server, IHostApplicationLifetim
         }
         finally
         {
-            CompactStartUpGarbage();
+            // A host stopped while it started (a failed deployment, a test) does not pay for a full collection on its way out.
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                CompactStartUpGarbage();
+            }
+
             state.Done = true;
         }
     }
