@@ -134,9 +134,9 @@ internal static partial class QueryInterpreter
     /// </summary>
     internal static string? Unstretch(string word, Func<string, bool> known)
     {
-        if (!Stretched().IsMatch(word))
+        if (!HasHeldDownLetter(word))
         {
-            return null;
+            return null; // almost every word: a loop over its letters, no regular expression
         }
 
         foreach (var keep in (string[])["$1$1", "$1"])
@@ -149,6 +149,20 @@ internal static partial class QueryInterpreter
         }
 
         return null;
+    }
+
+    /// <summary>True if one letter comes three or more times in a row (what <see cref="Stretched"/> matches).</summary>
+    private static bool HasHeldDownLetter(string word)
+    {
+        for (var i = 2; i < word.Length; i++)
+        {
+            if (word[i] == word[i - 1] && word[i] == word[i - 2] && char.IsLetter(word[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     [GeneratedRegex(@"(\p{L})\1{2,}", RegexOptions.CultureInvariant)]
