@@ -326,6 +326,70 @@ public sealed class SafetyPathTests : IAsyncLifetime
         Assert.Equal(4, notifier.Calls);
     }
 
+    // Neither is an emergency alone (the second is urgent); together they are a means of harm and distress (decision 0029).
+    private const string MeansFirst = "i bought a gun yesterday";
+    private const string DistressAfter = "i can't take it anymore";
+
+    [Fact]
+    public async Task Ask_MessagesAlarmingOnlyTogether_CrisisReplyAndOneEscalationAtTheSecondNotAgainAtTheThird()
+    {
+        // Arrange
+        var service = await StartAsync(DataPath());
+        await ServiceFixture.WaitHealthyAsync(service.Http); // the ordinary messages are answered from the index
+
+        // Act
+        var (first, _) = await service.AskAsync(MeansFirst, "conv-split");
+        var (second, elapsed) = await service.AskAsync(DistressAfter, "conv-split");
+        var (third, _) = await service.AskAsync("are you there?", "conv-split");
+
+        // Assert
+        Assert.Equal("none", first.GetProperty("safety").GetProperty("level").GetString());
+        AssertCrisis(second, elapsed);
+        var reasons = second.GetProperty("safety").GetProperty("reasons").EnumerateArray().ToList();
+        Assert.Contains(reasons, r => r.GetProperty("rule").GetString() == "read-with-earlier-messages");
+        Assert.Contains(reasons, r => r.GetProperty("rule").GetString() == "means-access");
+        Assert.All(reasons, r => Assert.InRange(r.GetProperty("start").GetInt32() + r.GetProperty("length").GetInt32(), 0, DistressAfter.Length));
+        Assert.Equal("none", third.GetProperty("safety").GetProperty("level").GetString());
+        await service.WaitLandedAsync();
+        Assert.Equal(1, service.CountEscalations("conv-split"));
+    }
+
+    [Theory]
+    [InlineData("no conversation id")]
+    [InlineData("another conversation")]
+    [InlineData("reading together turned off")]
+    [InlineData("the first message too old")]
+    public async Task Ask_MessagesAlarmingOnlyTogether_ReadAloneWhenNotOneRecentConversation(string situation)
+    {
+        // Arrange
+        var service = situation switch
+        {
+            "reading together turned off" => await StartAsync(DataPath(), extra: ["--Safety:EarlierMessages=0"]),
+            "the first message too old" => await StartAsync(DataPath(), extra: ["--Safety:EarlierMessagesFor=00:00:00.300"]),
+            _ => await StartAsync(DataPath()),
+        };
+        await ServiceFixture.WaitHealthyAsync(service.Http);
+
+        // Act
+        await service.AskAsync(MeansFirst, situation == "no conversation id" ? null : "conv-a");
+        if (situation == "the first message too old")
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        var (second, _) = await service.AskAsync(DistressAfter, situation switch
+        {
+            "no conversation id" => null,
+            "another conversation" => "conv-b",
+            _ => "conv-a",
+        });
+
+        // Assert: the second message's own level, urgent
+        Assert.Equal("urgent", second.GetProperty("safety").GetProperty("level").GetString());
+        Assert.DoesNotContain(second.GetProperty("safety").GetProperty("reasons").EnumerateArray(),
+            r => r.GetProperty("rule").GetString() == "read-with-earlier-messages");
+    }
+
     private static void AssertCrisis(JsonElement body, TimeSpan elapsed)
     {
         Assert.Equal("emergency", body.GetProperty("safety").GetProperty("level").GetString());
@@ -369,10 +433,12 @@ public sealed class SafetyPathTests : IAsyncLifetime
 
         public string DatabaseFile => Path.Combine(DataPath, "botservice.db");
 
-        public async Task<(JsonElement Body, TimeSpan Elapsed)> AskAsync(string text, string conversationId)
+        public async Task<(JsonElement Body, TimeSpan Elapsed)> AskAsync(string text, string? conversationId)
         {
             var watch = Stopwatch.StartNew();
-            var response = await Http.PostAsJsonAsync("/api/ask", new { text, conversationId });
+            var response = conversationId is null
+                ? await Http.PostAsJsonAsync("/api/ask", new { text })
+                : await Http.PostAsJsonAsync("/api/ask", new { text, conversationId });
             var elapsed = watch.Elapsed;
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             return (await response.Content.ReadFromJsonAsync<JsonElement>(), elapsed);

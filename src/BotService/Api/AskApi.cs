@@ -47,7 +47,7 @@ internal static partial class AskApi
         }
 
         var conversationId = parsed.ConversationId ?? "ask-" + Guid.NewGuid().ToString("n");
-        var turn = await RunTurnAsync(pipeline, parsed.Text!, parsed.Audience, conversationId, cancellationToken);
+        var turn = await RunTurnAsync(pipeline, parsed.Text!, parsed.Audience, conversationId, oneOff: parsed.ConversationId is null, cancellationToken);
         var outcome = turn.Safety() ?? new SafetyOutcome(SafetyAssessment.None, null, false);
         var safetyDto = ToDto(outcome.Assessment);
         if (outcome.Assessment.Level == SafetyLevel.Emergency)
@@ -81,7 +81,7 @@ internal static partial class AskApi
     /// message on the <c>api</c> channel; the JSON is built from what the turn left in its state, not from its replies.
     /// </summary>
     private static async Task<ITurnContext> RunTurnAsync(BotPipeline pipeline, string text, Audience audience, string conversationId,
-        CancellationToken cancellationToken)
+        bool oneOff, CancellationToken cancellationToken)
     {
         var activity = new Activity
         {
@@ -96,6 +96,11 @@ internal static partial class AskApi
         };
         var turn = new TurnContext(activity, (activities, _) => Task.FromResult<IReadOnlyList<string?>>(new string?[activities.Count]));
         turn.SetAudience(audience);
+        if (oneOff)
+        {
+            turn.SetOneOff();
+        }
+
         await pipeline.RunTurnAsync(turn, cancellationToken);
         return turn;
     }

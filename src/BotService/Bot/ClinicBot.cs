@@ -32,7 +32,7 @@ internal sealed class ClinicBot(KnowledgeBase knowledge, Microsoft.Extensions.Op
         // The conversation's recent topic, for a message too vague alone ("how much is it?"); the safety middleware has
         // already classified the message as written.
         var channel = turnContext.Activity.ChannelId ?? "unknown";
-        var conversationId = turnContext.Activity.Conversation?.Id;
+        var conversationId = turnContext.IsOneOff() ? null : turnContext.Activity.Conversation?.Id;
         var (topic, chosen) = conversationId is null ? (null, null) : topics.Read(channel, conversationId, text);
         Knowledge.Answers.Answer answer;
         try

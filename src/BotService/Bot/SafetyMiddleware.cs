@@ -13,7 +13,8 @@ internal interface IStaffPresence
 }
 
 /// <summary>
-/// The safety gate as the first step of every message turn, on every channel: classifies the text, escalates an
+/// The safety gate as the first step of every message turn, on every channel: classifies the text (with the
+/// conversation's last few messages, decision 0029), escalates an
 /// emergency or urgent message (the gate hands it to the durable outbox and returns within its budget), and sends
 /// the crisis wording at once, before anything else is looked up. An emergency ends the turn there: the visitor
 /// gets the resources and nothing that could bury them. Depends only on what is in memory, so it works with the
@@ -30,8 +31,11 @@ internal sealed class SafetyMiddleware(SafetyGate gate, IStaffPresence presence)
             return;
         }
 
-        var outcome = gate.Check(activity.Text, activity.ChannelId ?? "unknown", activity.Conversation?.Id ?? "unknown",
-            activity.Id ?? Guid.NewGuid().ToString("n"));
+        var channel = activity.ChannelId ?? "unknown";
+        var messageId = activity.Id ?? Guid.NewGuid().ToString("n");
+        var outcome = activity.Conversation?.Id is { Length: > 0 } conversationId && !turnContext.IsOneOff()
+            ? gate.CheckInConversation(activity.Text, channel, conversationId, messageId)
+            : gate.Check(activity.Text, channel, activity.Conversation?.Id ?? "unknown", messageId);
         turnContext.SetSafety(outcome);
         if (outcome.Reply is { } reply)
         {

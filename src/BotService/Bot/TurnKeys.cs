@@ -16,6 +16,7 @@ internal static class TurnKeys
     private const string SafetyKey = "clinic.safety";
     private const string AnswerKey = "clinic.answer";
     private const string NotReadyKey = "clinic.knowledgeNotReady";
+    private const string OneOffKey = "clinic.oneOff";
 
     public static Audience Audience(this ITurnContext turn) =>
         turn.TurnState.TryGetValue(AudienceKey, out var a) && a is Audience audience ? audience : Knowledge.Articles.Audience.Public;
@@ -35,4 +36,12 @@ internal static class TurnKeys
     public static bool KnowledgeNotReady(this ITurnContext turn) => turn.TurnState.ContainsKey(NotReadyKey);
 
     public static void SetKnowledgeNotReady(this ITurnContext turn) => turn.TurnState[NotReadyKey] = true;
+
+    /// <summary>
+    /// The turn is a message of no conversation (<c>/api/ask</c> without a conversation id): nothing is remembered for a
+    /// next message that cannot come.
+    /// </summary>
+    public static bool IsOneOff(this ITurnContext turn) => turn.TurnState.ContainsKey(OneOffKey);
+
+    public static void SetOneOff(this ITurnContext turn) => turn.TurnState[OneOffKey] = true;
 }

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+using BotService.Bot;
 using BotService.Safety;
 using BotService.Storage.Escalations;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -15,6 +17,20 @@ public sealed class SafetyOptions
 
     /// <summary>The crisis wording; default <c>{Knowledge:Path}/safety/crisis-replies.yaml</c> (a built-in wording is used if it is missing).</summary>
     public string? RepliesPath { get; set; }
+
+    /// <summary>
+    /// How many of a conversation's earlier messages a message is also read with ("I have all my pills here", then
+    /// "goodbye"); 0 reads every message alone. Kept in memory only, per instance (decision 0029).
+    /// </summary>
+    [Range(0, 10)]
+    public int EarlierMessages { get; set; } = 3;
+
+    /// <summary>Earlier messages older than this (since the conversation's last message) are not read with a new one.</summary>
+    public TimeSpan EarlierMessagesFor { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The most conversations whose earlier messages are held at once (the least recently active go first).</summary>
+    [Range(1, 1_000_000)]
+    public int ConversationCapacity { get; set; } = 10_000;
 }
 
 /// <summary>The verdict on one message, and what to say if it needs more than an answer.</summary>
@@ -33,8 +49,16 @@ internal sealed partial class SafetyGate(
     EscalationDispatcher dispatcher,
     TimeProvider time,
     BotMetrics metrics,
+    IOptions<SafetyOptions> options,
     ILogger<SafetyGate> log)
 {
+    /// <summary>Earlier messages longer than this are kept by their end (where a message usually says what it means).</summary>
+    internal const int MaxEarlierLength = 1000;
+
+    private readonly ConversationMemory<EarlierMessage[]> _earlier = new(
+        () => options.Value.ConversationCapacity, () => options.Value.EarlierMessagesFor, time);
+
+
     /// <param name="classified">
     /// The classifier's verdict on <paramref name="text"/> when the caller already has it (a follow-up's reading, which
     /// the bot classified to see whether it is worse than the message): not classified a second time.
@@ -42,7 +66,38 @@ internal sealed partial class SafetyGate(
     public SafetyOutcome Check(string text, string channel, string conversationId, string messageId, SafetyAssessment? classified = null)
     {
         using var span = Telemetry.Source.StartActivity("safety check");
-        var outcome = Classify(text, channel, conversationId, messageId, classified);
+        var outcome = Escalate(text, channel, conversationId, messageId, classified ?? Classify(text, channel));
+        Tag(span, outcome);
+        return outcome;
+    }
+
+    /// <summary>
+    /// A visitor's message as a turn of its conversation: classified alone, then read together with the conversation's
+    /// last few messages on this instance (<see cref="ConversationReading"/>), then remembered for the next one (in
+    /// memory, never logged or written anywhere).
+    /// </summary>
+    public SafetyOutcome CheckInConversation(string text, string channel, string conversationId, string messageId)
+    {
+        using var span = Telemetry.Source.StartActivity("safety check");
+        var assessment = Classify(text, channel);
+        var settings = options.Value;
+        if (settings.EarlierMessages > 0)
+        {
+            var earlier = _earlier.Get(channel, conversationId) ?? [];
+            assessment = ReadWithEarlier(text, assessment, earlier, channel);
+
+            var kept = text.Length <= MaxEarlierLength ? text : text[^MaxEarlierLength..];
+            _earlier.Set(channel, conversationId, [.. earlier.TakeLast(settings.EarlierMessages - 1), new EarlierMessage(kept, assessment.Level)]);
+        }
+
+        var outcome = Escalate(text, channel, conversationId, messageId, assessment);
+        span?.SetTag("safety.read_with_earlier", assessment.Reasons.Any(r => r.RuleId == ConversationReading.RuleId));
+        Tag(span, outcome);
+        return outcome;
+    }
+
+    private static void Tag(System.Diagnostics.Activity? span, SafetyOutcome outcome)
+    {
         if (span is { IsAllDataRequested: true })
         {
             // Levels and rule ids only: the matched words stay out of traces like everything else the person wrote.
@@ -50,24 +105,37 @@ internal sealed partial class SafetyGate(
             span.SetTag("safety.rules", string.Join(',', outcome.Assessment.Reasons.Select(r => r.RuleId).Distinct()));
             span.SetTag("safety.escalated", outcome.Escalated);
         }
-
-        return outcome;
     }
 
-    private SafetyOutcome Classify(string text, string channel, string conversationId, string messageId, SafetyAssessment? classified)
+    private SafetyAssessment ReadWithEarlier(string text, SafetyAssessment own, EarlierMessage[] earlier, string channel)
     {
-        SafetyAssessment assessment;
         try
         {
-            assessment = classified ?? classifier.Classify(text);
+            return classifier.ReadWithEarlier(text, own, earlier);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            ClassifierFailed(log, e.GetType().Name, channel);
+            return own;
+        }
+    }
+
+    private SafetyAssessment Classify(string text, string channel)
+    {
+        try
+        {
+            return classifier.Classify(text);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // The classifier promises not to throw; if it ever does, say so loudly and answer normally.
             ClassifierFailed(log, e.GetType().Name, channel);
-            assessment = SafetyAssessment.None;
+            return SafetyAssessment.None;
         }
+    }
 
+    private SafetyOutcome Escalate(string text, string channel, string conversationId, string messageId, SafetyAssessment assessment)
+    {
         if (assessment.Level == SafetyLevel.None)
         {
             return new SafetyOutcome(assessment, null, false);
@@ -123,7 +191,7 @@ internal static class SafetyServices
 {
     public static IServiceCollection AddSafety(this IServiceCollection services)
     {
-        services.AddOptions<SafetyOptions>().BindConfiguration(SafetyOptions.SectionName);
+        services.AddOptions<SafetyOptions>().BindConfiguration(SafetyOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton(sp => new SafetyRulesProvider(Resolve(sp, o => o.RulesPath, "rules.yaml"),
             sp.GetRequiredService<ILogger<SafetyRulesProvider>>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CrisisReplies(Resolve(sp, o => o.RepliesPath, "crisis-replies.yaml"),

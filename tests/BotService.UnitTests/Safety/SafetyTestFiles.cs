@@ -11,6 +11,8 @@ internal static class SafetyTestFiles
 
     public static string CorpusPath => Path.Combine(RepoRoot, "tests", "BotService.UnitTests", "Safety", "safety-corpus.jsonl");
 
+    public static string ConversationsPath => Path.Combine(RepoRoot, "tests", "BotService.UnitTests", "Safety", "safety-conversations.jsonl");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
