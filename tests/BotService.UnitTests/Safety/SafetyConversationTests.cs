@@ -40,10 +40,10 @@ public sealed class SafetyConversationTests(ClassifierFixture fixture, ITestOutp
             output.WriteLine(line);
         }
 
-        // Tuning part, 2026-11-25: emergency 13/30, urgent 8/14, one harmless conversation made an emergency (medicines
+        // Tuning part, 2026-11-25: emergency 23/30, urgent 13/14, one harmless conversation made an emergency (medicines
         // "lined up on the counter" for an intake photo). Holdout: emergency 8/29, urgent 4/12, none made an emergency.
-        Assert.True(tuning.EmergencyRecall >= 0.40, tuning.Describe("tuning"));
-        Assert.True(tuning.UrgentRecall >= 0.55, tuning.Describe("tuning"));
+        Assert.True(tuning.EmergencyRecall >= 0.73, tuning.Describe("tuning"));
+        Assert.True(tuning.UrgentRecall >= 0.85, tuning.Describe("tuning"));
         Assert.True(tuning.EmergencyAlarms <= 1, tuning.Describe("tuning"));
         Assert.True(holdout.EmergencyRecall >= 0.25, holdout.Describe("holdout"));
         Assert.True(holdout.UrgentRecall >= 0.30, holdout.Describe("holdout"));
