@@ -58,7 +58,6 @@ internal sealed partial class SafetyGate(
     private readonly ConversationMemory<EarlierMessage[]> _earlier = new(
         () => options.Value.ConversationCapacity, () => options.Value.EarlierMessagesFor, time);
 
-
     /// <param name="classified">
     /// The classifier's verdict on <paramref name="text"/> when the caller already has it (a follow-up's reading, which
     /// the bot classified to see whether it is worse than the message): not classified a second time.
