@@ -80,10 +80,12 @@ internal static partial class QueryInterpreter
         var term = stream.AddAttribute<ICharTermAttribute>();
         var offset = stream.AddAttribute<IOffsetAttribute>();
         stream.Reset();
+        // One delegate per question, not one per word: this runs on every turn.
+        Func<string, bool> known = w => StopWords.Contains(w) || speller.IsKnown(w) || stemKnown(w);
         while (stream.IncrementToken())
         {
             var word = term.ToString();
-            if (Unstretch(word, w => StopWords.Contains(w) || speller.IsKnown(w) || stemKnown(w)) is { } plain)
+            if (Unstretch(word, known) is { } plain)
             {
                 // "soooo long", "pleeease": read as the word meant, not as a typo (nothing to report or to doubt).
                 sb ??= new StringBuilder(text.Length + 8);
@@ -92,7 +94,7 @@ internal static partial class QueryInterpreter
                 continue;
             }
 
-            if (StopWords.Contains(word) || speller.IsKnown(word) || IsProperNoun(text, offset.StartOffset) || stemKnown(word))
+            if (known(word) || IsProperNoun(text, offset.StartOffset))
             {
                 continue;
             }

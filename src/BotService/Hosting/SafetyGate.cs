@@ -90,7 +90,6 @@ internal sealed partial class SafetyGate(
         }
 
         var outcome = Escalate(text, channel, conversationId, messageId, assessment);
-        span?.SetTag("safety.read_with_earlier", assessment.Reasons.Any(r => r.RuleId == ConversationReading.RuleId));
         Tag(span, outcome);
         return outcome;
     }
@@ -103,6 +102,7 @@ internal sealed partial class SafetyGate(
             span.SetTag("safety.level", outcome.Assessment.Level.ToString().ToLowerInvariant());
             span.SetTag("safety.rules", string.Join(',', outcome.Assessment.Reasons.Select(r => r.RuleId).Distinct()));
             span.SetTag("safety.escalated", outcome.Escalated);
+            span.SetTag("safety.read_with_earlier", outcome.Assessment.Reasons.Any(r => r.RuleId == ConversationReading.RuleId));
         }
     }
 
