@@ -354,6 +354,30 @@ public sealed class SafetyPathTests : IAsyncLifetime
         Assert.Equal(1, service.CountEscalations("conv-split"));
     }
 
+    [Fact]
+    public async Task Ask_AfterAFollowUpReadingWasEscalated_TheNextMessageIsNotEscalatedAgainForTheSameWords()
+    {
+        // Arrange: the first message is remembered at its own level (none); then, as the bot does when a follow-up read
+        // with its topic is graver than the message, the reading goes through the gate for the same conversation.
+        var service = await StartAsync(DataPath());
+        await ServiceFixture.WaitHealthyAsync(service.Http);
+        var (first, _) = await service.AskAsync(MeansFirst, "conv-reading");
+        var classifier = service.Services.GetRequiredService<BotService.Safety.ISafetyClassifier>();
+        var reading = classifier.Classify(MeansFirst + " to end it all");
+        Assert.Equal(BotService.Safety.SafetyLevel.Emergency, reading.Level);
+        service.Services.GetRequiredService<BotService.Hosting.SafetyGate>()
+            .Check(MeansFirst + " to end it all", "api", "conv-reading", "first#followup", reading);
+
+        // Act
+        var (second, _) = await service.AskAsync(DistressAfter, "conv-reading");
+
+        // Assert: read with the first message it is no graver than what was already escalated, so only its own level
+        Assert.Equal("none", first.GetProperty("safety").GetProperty("level").GetString());
+        Assert.Equal("urgent", second.GetProperty("safety").GetProperty("level").GetString());
+        Assert.DoesNotContain(second.GetProperty("safety").GetProperty("reasons").EnumerateArray(),
+            r => r.GetProperty("rule").GetString() == "read-with-earlier-messages");
+    }
+
     [Theory]
     [InlineData("no conversation id")]
     [InlineData("another conversation")]
@@ -432,6 +456,8 @@ public sealed class SafetyPathTests : IAsyncLifetime
         public string DataPath { get; } = dataPath;
 
         public string DatabaseFile => Path.Combine(DataPath, "botservice.db");
+
+        public IServiceProvider Services => app.Services;
 
         public async Task<(JsonElement Body, TimeSpan Elapsed)> AskAsync(string text, string? conversationId)
         {

@@ -66,8 +66,24 @@ internal sealed partial class SafetyGate(
     {
         using var span = Telemetry.Source.StartActivity("safety check");
         var outcome = Escalate(text, channel, conversationId, messageId, classified ?? Classify(text, channel));
+        Remember(channel, conversationId, outcome.Assessment.Level);
         Tag(span, outcome);
         return outcome;
+    }
+
+    /// <summary>
+    /// A level reached outside the conversation reading (a follow-up read with its topic) counts as the conversation's
+    /// last message's: the next message read together with it is then not escalated again for the same words.
+    /// </summary>
+    private void Remember(string channel, string conversationId, SafetyLevel level)
+    {
+        if (level == SafetyLevel.None || options.Value.EarlierMessages == 0 || _earlier.Get(channel, conversationId) is not [.., var last] earlier
+            || last.Level >= level)
+        {
+            return;
+        }
+
+        _earlier.Set(channel, conversationId, [.. earlier[..^1], last with { Level = level }]);
     }
 
     /// <summary>
