@@ -19,6 +19,7 @@
 #
 # Settings (environment): LOAD_DURATION (s, default 10), LOAD_WARMUP (s, default 3), LOAD_ROUNDS (default 3),
 # LOAD_THREADS (default 2), LOAD_CONNECTIONS (default 32), LOAD_EXPECT (default "\$275 per infusion").
+# The service gets the build's botservice.env (decision 0030) unless LOAD_RUNTIME_ENV=none.
 # The processes it starts run from the temp folder and are stopped by their PIDs on exit; nothing else is touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -96,7 +97,16 @@ mkdir -p "$work/data"
 # The repo root is the working folder so the service finds appsettings.json and knowledge/ as it does under
 # `dotnet run`; anonymous mode: no app id from configuration or environment. Every wrk request is the same activity
 # of one conversation, so the per-conversation rate limit is switched off: this run measures throughput.
-(cd "$repo" && exec env -u MicrosoftAppId -u MicrosoftAppPassword -u MicrosoftAppTenantId \
+# The deployment's runtime environment (botservice.env, decision 0030) for the service, as soak.sh gives it;
+# LOAD_RUNTIME_ENV=none leaves it out.
+runtime_env=()
+if [ "${LOAD_RUNTIME_ENV:-file}" != none ]; then
+  while IFS='=' read -r name value; do
+    case "$name" in '' | '#'*) continue ;; esac
+    runtime_env+=("$name=$value")
+  done <"$work/service/botservice.env"
+fi
+(cd "$repo" && exec env -u MicrosoftAppId -u MicrosoftAppPassword -u MicrosoftAppTenantId "${runtime_env[@]}" \
   dotnet "$work/service/BotService.dll" --urls "$service" --Data:Path="$work/data" --RateLimits:Enabled=false) >"$work/service.log" 2>&1 &
 pids+=($!)
 service_pid=$!
@@ -133,7 +143,7 @@ run_wrk() { # name url seconds
   echo "$1 ${line#RESULT }"
 }
 
-echo "== reply: $reply_bytes bytes; wrk -t$threads -c$connections, ${duration}s per run, $rounds rounds, after ${warmup}s warm-up each"
+echo "== reply: $reply_bytes bytes; wrk -t$threads -c$connections, ${duration}s per run, $rounds rounds, after ${warmup}s warm-up each; service environment: ${runtime_env[*]:-none}"
 run_wrk baseline-warmup "$baseline" "$warmup" >/dev/null
 run_wrk service-warmup "$service" "$warmup" >/dev/null
 : >"$work/results.txt"

@@ -31,6 +31,7 @@
 #     all); 1 otherwise; 2 if the run itself could not be done.
 # Logs of the instances are kept when the run fails (the path is printed); SOAK_KEEP=1 keeps them always.
 # SOAK_SERVICE=DIR runs an already published build from DIR instead of publishing (back-to-back runs of one commit).
+# The instances get the build's botservice.env (the deployment's runtime settings; SOAK_RUNTIME_ENV=none leaves it out).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -72,6 +73,19 @@ if [ -z "$service_dir" ]; then
     || { cat "$work/publish.log" >&2; status=2; exit 2; }
 fi
 
+# The deployment's runtime environment (decision 0030), so the soak measures the service as it is deployed:
+# the variables in the build's botservice.env, unless already set here. SOAK_RUNTIME_ENV=none runs without them.
+runtime_env=()
+if [ "${SOAK_RUNTIME_ENV:-file}" != none ] && [ -f "$service_dir/botservice.env" ]; then
+  while IFS='=' read -r name value; do
+    case "$name" in '' | '#'*) continue ;; esac
+    if [ -z "${!name:-}" ]; then
+      export "$name=$value"
+    fi
+    runtime_env+=("$name=${!name}")
+  done <"$service_dir/botservice.env"
+fi
+
 pg_args=()
 if [ "$provider" = postgresql ]; then
   pg=$(bash tests/postgres.sh start "$pg_state")
@@ -87,6 +101,7 @@ else
   built="commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo ' + local changes')"
 fi
 echo "== $(date -u +%FT%TZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $built"
+echo "== runtime environment: ${runtime_env[*]:-none (SOAK_RUNTIME_ENV=none, or the build has no botservice.env)}"
 node tests/load/soak.mjs --dll="$service_dir/BotService.dll" --work="$work" --provider="$provider" --fault="$fault" \
   --duration="$seconds" --secret="$secret" --signing-key="$key" "${pg_args[@]}" "$@" || status=$?
 exit $status
