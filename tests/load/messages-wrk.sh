@@ -100,7 +100,7 @@ mkdir -p "$work/data"
 # The deployment's runtime environment (botservice.env, decision 0030) for the service, as soak.sh gives it;
 # LOAD_RUNTIME_ENV=none leaves it out.
 runtime_env=()
-if [ "${LOAD_RUNTIME_ENV:-file}" != none ]; then
+if [ "${LOAD_RUNTIME_ENV:-file}" != none ] && [ -f "$work/service/botservice.env" ]; then
   while IFS='=' read -r name value; do
     case "$name" in '' | '#'*) continue ;; esac
     runtime_env+=("$name=$value")
