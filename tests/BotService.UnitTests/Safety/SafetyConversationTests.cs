@@ -40,9 +40,9 @@ public sealed class SafetyConversationTests(ClassifierFixture fixture, ITestOutp
             output.WriteLine(line);
         }
 
-        // Tuning part, 2026-11-25: emergency 24/30, urgent 13/14, one harmless conversation made an emergency (medicines
+        // Tuning part, 2026-11-25: emergency 25/30, urgent 13/14, one harmless conversation made an emergency (medicines
         // "lined up on the counter" for an intake photo). Holdout: emergency 9/29, urgent 4/12, none made an emergency.
-        Assert.True(tuning.EmergencyRecall >= 0.76, tuning.Describe("tuning"));
+        Assert.True(tuning.EmergencyRecall >= 0.8, tuning.Describe("tuning"));
         Assert.True(tuning.UrgentRecall >= 0.85, tuning.Describe("tuning"));
         Assert.True(tuning.EmergencyAlarms <= 1, tuning.Describe("tuning"));
         Assert.True(holdout.EmergencyRecall >= 0.28, holdout.Describe("holdout"));
