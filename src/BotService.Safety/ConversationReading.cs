@@ -36,7 +36,14 @@ public static class ConversationReading
             return own;
         }
 
-        var together = string.Join('\n', earlier.Select(m => m.Text)) + "\n" + text;
+        var texts = new string[earlier.Count + 1];
+        for (var i = 0; i < earlier.Count; i++)
+        {
+            texts[i] = earlier[i].Text;
+        }
+
+        texts[^1] = text;
+        var together = string.Join('\n', texts); // one string, not a join and then a concatenation
         var offset = together.Length - text.Length;
         var read = classifier.Classify(together);
         if (read.Level <= floor)

@@ -102,7 +102,8 @@ internal sealed partial class SafetyGate(
             assessment = ReadWithEarlier(text, assessment, earlier, channel);
 
             var kept = text.Length <= MaxEarlierLength ? text : text[^MaxEarlierLength..];
-            _earlier.Set(channel, conversationId, [.. earlier.TakeLast(settings.EarlierMessages - 1), new EarlierMessage(kept, assessment.Level)]);
+            var stay = earlier[Math.Max(0, earlier.Length - (settings.EarlierMessages - 1))..]; // a slice, no LINQ: every turn
+            _earlier.Set(channel, conversationId, [.. stay, new EarlierMessage(kept, assessment.Level)]);
         }
 
         var outcome = Escalate(text, channel, conversationId, messageId, assessment);
