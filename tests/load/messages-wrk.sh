@@ -19,7 +19,7 @@
 #
 # Settings (environment): LOAD_DURATION (s, default 10), LOAD_WARMUP (s, default 3), LOAD_ROUNDS (default 3),
 # LOAD_THREADS (default 2), LOAD_CONNECTIONS (default 32), LOAD_EXPECT (default "\$275 per infusion").
-# The service gets the build's botservice.env (decision 0030) unless LOAD_RUNTIME_ENV=none.
+# The service gets the build's botservice.env (decision 0030; a variable already set here wins) unless LOAD_RUNTIME_ENV=none.
 # The processes it starts run from the temp folder and are stopped by their PIDs on exit; nothing else is touched.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -99,12 +99,10 @@ mkdir -p "$work/data"
 # of one conversation, so the per-conversation rate limit is switched off: this run measures throughput.
 # The deployment's runtime environment (botservice.env, decision 0030) for the service, as soak.sh gives it;
 # LOAD_RUNTIME_ENV=none leaves it out.
+. tests/load/runtime-env.sh
 runtime_env=()
-if [ "${LOAD_RUNTIME_ENV:-file}" != none ] && [ -f "$work/service/botservice.env" ]; then
-  while IFS='=' read -r name value; do
-    case "$name" in '' | '#'*) continue ;; esac
-    runtime_env+=("$name=$value")
-  done <"$work/service/botservice.env"
+if [ "${LOAD_RUNTIME_ENV:-file}" != none ]; then
+  read_runtime_env "$work/service/botservice.env"
 fi
 (cd "$repo" && exec env -u MicrosoftAppId -u MicrosoftAppPassword -u MicrosoftAppTenantId "${runtime_env[@]}" \
   dotnet "$work/service/BotService.dll" --urls "$service" --Data:Path="$work/data" --RateLimits:Enabled=false) >"$work/service.log" 2>&1 &

@@ -75,16 +75,14 @@ fi
 
 # The deployment's runtime environment (decision 0030), so the soak measures the service as it is deployed:
 # the variables in the build's botservice.env, unless already set here. SOAK_RUNTIME_ENV=none runs without them.
+. tests/load/runtime-env.sh
 runtime_env=()
-if [ "${SOAK_RUNTIME_ENV:-file}" != none ] && [ -f "$service_dir/botservice.env" ]; then
-  while IFS='=' read -r name value; do
-    case "$name" in '' | '#'*) continue ;; esac
-    if [ -z "${!name:-}" ]; then
-      export "$name=$value"
-    fi
-    runtime_env+=("$name=${!name}")
-  done <"$service_dir/botservice.env"
+if [ "${SOAK_RUNTIME_ENV:-file}" != none ]; then
+  read_runtime_env "$service_dir/botservice.env"
 fi
+for setting in "${runtime_env[@]}"; do
+  export "$setting"
+done
 
 pg_args=()
 if [ "$provider" = postgresql ]; then
