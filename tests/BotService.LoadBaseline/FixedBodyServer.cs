@@ -9,7 +9,10 @@ namespace BotService.LoadBaseline;
 /// </summary>
 internal static class FixedBodyServer
 {
-    /// <summary>Builds the server. Arguments: <c>--urls http://127.0.0.1:PORT --Body /path/to/reply.json</c>.</summary>
+    /// <summary>
+    /// Builds the server. Arguments: <c>--urls http://127.0.0.1:PORT --Body /path/to/reply.json</c>, and
+    /// <c>--Database /path/to/file.db</c> for the stored ceiling (<see cref="CeilingEndpoints"/>; a temp file if not given).
+    /// </summary>
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
@@ -26,6 +29,7 @@ internal static class FixedBodyServer
             http.Response.ContentLength = body.Length;
             await http.Response.Body.WriteAsync(body, http.RequestAborted);
         });
+        CeilingEndpoints.Map(app, body, app.Configuration["Database"] ?? Path.Combine(Path.GetTempPath(), $"load-ceiling-{Environment.ProcessId}.db"));
         return app;
     }
 

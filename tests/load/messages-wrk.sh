@@ -17,6 +17,12 @@
 #  5. prints req/s, p50/p99 latency and bad replies per run, the medians and the service/baseline ratio; exits 1 if
 #     any reply was bad (or a socket error happened), 0 otherwise. It does not judge the ratio: it reports it.
 #
+# Unless LOAD_CEILINGS=0, each round also runs two ceilings served by the baseline process (CeilingEndpoints.cs):
+# "json" reads the Activity and writes an addressed reply with the service's serializer and nothing else; "stored"
+# does the same and waits for the message and the reply to be committed to SQLite (WAL, synchronous=FULL, one writer
+# thread, group commit), as a turn with its transcript on the path must. No bot, no safety, no middleware: what the
+# service could reach at best while keeping its promise that a 200 means the turn is stored.
+#
 # Settings (environment): LOAD_DURATION (s, default 10), LOAD_WARMUP (s, default 3), LOAD_ROUNDS (default 3),
 # LOAD_THREADS (default 2), LOAD_CONNECTIONS (default 32), LOAD_EXPECT (default "\$275 per infusion").
 # The service gets the build's botservice.env (decision 0030; a variable already set here wins) unless LOAD_RUNTIME_ENV=none.
@@ -121,7 +127,8 @@ reply_bytes=$(stat -c %s "$work/reply.json")
 
 baseline_port=$(free_port)
 baseline="http://127.0.0.1:$baseline_port"
-dotnet "$work/baseline/BotService.LoadBaseline.dll" --urls "$baseline" --Body "$work/reply.json" >"$work/baseline.log" 2>&1 &
+dotnet "$work/baseline/BotService.LoadBaseline.dll" --urls "$baseline" --Body "$work/reply.json" --Database "$work/ceiling.db" \
+  >"$work/baseline.log" 2>&1 &
 pids+=($!)
 baseline_pid=$!
 wait_ready "$baseline/healthz" "$baseline_pid" "$work/baseline.log"
@@ -130,7 +137,7 @@ cmp -s "$work/reply.json" "$work/baseline-reply.json" || { echo "messages-wrk.sh
 
 run_wrk() { # name url seconds
   LOAD_BODY="$activity" LOAD_EXPECT="$expect" wrk -t"$threads" -c"$connections" -d"${3}s" --timeout 5s \
-    -s "$repo/tests/load/messages.lua" "$2/api/messages" >"$work/wrk.out" 2>&1 || true
+    -s "$repo/tests/load/messages.lua" "$2" >"$work/wrk.out" 2>&1 || true
   local line
   line=$(grep '^RESULT ' "$work/wrk.out" || true)
   if [ -z "$line" ]; then
@@ -142,14 +149,25 @@ run_wrk() { # name url seconds
 }
 
 echo "== reply: $reply_bytes bytes; wrk -t$threads -c$connections, ${duration}s per run, $rounds rounds, after ${warmup}s warm-up each; service environment: ${runtime_env[*]:-none}"
-run_wrk baseline-warmup "$baseline" "$warmup" >/dev/null
-run_wrk service-warmup "$service" "$warmup" >/dev/null
+targets=(baseline service)
+if [ "${LOAD_CEILINGS:-1}" != 0 ]; then
+  targets=(baseline json stored service)
+fi
+url_of() {
+  case $1 in
+    baseline) echo "$baseline/api/messages" ;;
+    json) echo "$baseline/api/messages/json" ;;
+    stored) echo "$baseline/api/messages/stored" ;;
+    service) echo "$service/api/messages" ;;
+  esac
+}
+for target in "${targets[@]}"; do
+  run_wrk "$target-warmup" "$(url_of "$target")" "$warmup" >/dev/null
+done
 : >"$work/results.txt"
 for round in $(seq "$rounds"); do
-  for target in baseline service; do
-    url=$baseline
-    [ "$target" = service ] && url=$service
-    line=$(run_wrk "$target" "$url" "$duration")
+  for target in "${targets[@]}"; do
+    line=$(run_wrk "$target" "$(url_of "$target")" "$duration")
     echo "round $round $line"
     echo "$round $line" >>"$work/results.txt"
   done
@@ -165,20 +183,25 @@ for line in open(sys.argv[1]):
     row.update({k: float(v) for k, v in (p.split("=", 1) for p in parts[2:])})
     runs.append(row)
 bad = 0
-for target in ("baseline", "service"):
+for target in ("baseline", "json", "stored", "service"):
     rows = [r for r in runs if r["target"] == target]
+    if not rows:
+        continue
     med = lambda k: statistics.median(r[k] for r in rows)
     bad_here = sum(r["bad_status"] + r["bad_body"] + r["socket_errors"] + (r["requests"] - r["checked"]) for r in rows)
     bad += bad_here
     print(f"{target:9} {med('rps'):10.0f} req/s   p50 {med('p50_ms'):.3f} ms   p99 {med('p99_ms'):.3f} ms   "
           f"replies checked {int(sum(r['checked'] for r in rows))}, bad {int(bad_here)}")
-ratios = []
-for rnd in sorted({r["round"] for r in runs}):
-    b = next(r for r in runs if r["round"] == rnd and r["target"] == "baseline")
-    s = next(r for r in runs if r["round"] == rnd and r["target"] == "service")
-    ratios.append(s["rps"] / b["rps"])
-print("ratio service/baseline per round: " + ", ".join(f"{x:.3f}" for x in ratios) +
-      f"; median {statistics.median(ratios):.3f}")
+for target in ("json", "stored", "service"):
+    ratios = []
+    for rnd in sorted({r["round"] for r in runs}):
+        b = next(r for r in runs if r["round"] == rnd and r["target"] == "baseline")
+        s = next((r for r in runs if r["round"] == rnd and r["target"] == target), None)
+        if s is not None:
+            ratios.append(s["rps"] / b["rps"])
+    if ratios:
+        print(f"ratio {target}/baseline per round: " + ", ".join(f"{x:.3f}" for x in ratios) +
+              f"; median {statistics.median(ratios):.3f}")
 print(f"bad replies: {int(bad)}")
 sys.exit(1 if bad else 0)
 PY
