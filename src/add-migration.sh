@@ -44,4 +44,7 @@ case "${1:-}" in
     add Sqlite "$1" "$id"
     add PostgreSQL "$1" "$id" ;;
 esac
+# The start-up check that skips EF Core on an up-to-date database looks for the newest id (decision 0031).
+sed -i "s/public const string LatestMigration = \"[^\"]*\";/public const string LatestMigration = \"$id\";/" src/BotService.Storage/Data/StorageSetup.cs
+grep -q "LatestMigration = \"$id\"" src/BotService.Storage/Data/StorageSetup.cs || { echo "could not set StorageSetup.LatestMigration to $id" >&2; exit 1; }
 echo "Now read both halves (raw SQL and defaults are per provider), then run the storage tests on both providers."

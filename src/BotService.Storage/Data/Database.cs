@@ -1,4 +1,7 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace BotService.Storage.Data;
 
@@ -18,7 +21,47 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTar
 
     public string DataPath => Target.DataPath;
 
+    /// <summary>An EF Core context: for the staff pages and what they change. Not on a visitor's path (decision 0031).</summary>
     public BotDbContext Open() => factory.CreateDbContext();
+
+    /// <summary>
+    /// A plain ADO.NET connection, opened (SQLite: with the same busy timeout EF Core's connections get). The paths
+    /// that run for every visitor's message and the background jobs use these with hand-written SQL, so EF Core's
+    /// model and query pipeline are never built in an instance no staff member uses (decision 0031). The SQL is
+    /// written once for both providers: identifiers in double quotes, parameters as <c>@name</c>; times through
+    /// <see cref="TimeToDb"/> and <see cref="TimeFromDb"/>.
+    /// </summary>
+    public async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var connection = StorageSetup.CreateConnection(Target);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            if (Target.IsSqlite)
+            {
+                await using var pragma = connection.CreateCommand();
+                pragma.CommandText = StorageSetup.SqliteBusyTimeoutPragma(((SqliteConnection)connection).DefaultTimeout);
+                await pragma.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A time as the model stores it: SQLite a 64-bit number (EF Core's DateTimeOffsetToBinaryConverter), PostgreSQL <c>timestamptz</c> (UTC).</summary>
+    public object TimeToDb(DateTimeOffset time) => Target.IsSqlite ? TimeConverter.ConvertToProvider(time)! : time.ToUniversalTime();
+
+    /// <summary>The time in column <paramref name="ordinal"/>, as <see cref="TimeToDb"/> wrote it.</summary>
+    public DateTimeOffset TimeFromDb(DbDataReader reader, int ordinal) => Target.IsSqlite
+        ? (DateTimeOffset)TimeConverter.ConvertFromProvider(reader.GetInt64(ordinal))!
+        : reader.GetFieldValue<DateTimeOffset>(ordinal);
+
+    private static readonly DateTimeOffsetToBinaryConverter TimeConverter = new();
 
     /// <summary>
     /// False only when the database certainly holds nothing yet (no SQLite file), so start-up reads can skip it without
@@ -75,8 +118,12 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTar
                     return _generation;
                 }
 
-                using var db = factory.CreateDbContext();
-                StorageSetup.Migrate(db, Target);
+                if (!StorageSetup.IsUpToDate(Target))
+                {
+                    using var db = factory.CreateDbContext();
+                    StorageSetup.Migrate(db, Target);
+                }
+
                 _generation++;
                 _ready = true;
             }

@@ -384,8 +384,11 @@ public sealed partial class TranscriptStore : BackgroundService
     private async Task<long> MaxSeqAsync(string conversationId, CancellationToken cancellationToken)
     {
         _database.EnsureReady();
-        await using var db = _database.Open();
-        return await db.Messages.Where(m => m.ConversationId == conversationId).MaxAsync(m => m.Seq, cancellationToken) ?? 0;
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MAX(\"Seq\") FROM messages WHERE \"ConversationId\" = @conversation";
+        command.AddParameter("@conversation", conversationId);
+        return await command.ExecuteScalarAsync(cancellationToken) is long max ? max : 0;
     }
 
     /// <summary>
@@ -456,23 +459,39 @@ public sealed partial class TranscriptStore : BackgroundService
         var c = await RetryingTransientAsync(async ct =>
         {
             _database.EnsureReady();
-            await using var db = _database.Open();
-            return await db.Conversations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+            await using var connection = await _database.OpenConnectionAsync(ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT \"Channel\", \"UserId\", \"CreatedAt\" FROM conversations WHERE \"Id\" = @id";
+            command.AddParameter("@id", id);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            return await reader.ReadAsync(ct)
+                ? new TranscriptConversation(id, reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), _database.TimeFromDb(reader, 2))
+                : null;
         }, null, cancellationToken);
-        return c is null ? null : new TranscriptConversation(c.Id, c.Channel, c.UserId, c.CreatedAt);
+        return c;
     }
 
     /// <summary>The conversation's activities after <paramref name="afterSeq"/>, in order, at most <paramref name="max"/>.</summary>
     public async Task<IReadOnlyList<TranscriptEntry>> ReadAfterAsync(string conversationId, long afterSeq, int max, CancellationToken cancellationToken)
     {
         _database.EnsureReady();
-        await using var db = _database.Open();
-        return await db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && m.Seq > afterSeq)
-            .OrderBy(m => m.Seq)
-            .Take(max)
-            .Select(m => new TranscriptEntry(m.Seq!.Value, m.ActivityId, m.Role, m.Type, m.ActivityJson))
-            .ToListAsync(cancellationToken);
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT "Seq", "ActivityId", "Role", "Type", "ActivityJson" FROM messages
+            WHERE "ConversationId" = @conversation AND "Seq" > @after ORDER BY "Seq" LIMIT @max
+            """;
+        command.AddParameter("@conversation", conversationId);
+        command.AddParameter("@after", afterSeq);
+        command.AddParameter("@max", max);
+        var entries = new List<TranscriptEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new TranscriptEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+        }
+
+        return entries;
     }
 
     /// <summary>Lets the writer finish what callers are waiting for, then stops it.</summary>

@@ -51,6 +51,17 @@ public sealed class MigrationTests : IDisposable
         Assert.Equal(StorageSetup.PostgreSqlMigrationsAssembly, postgres.GetService<IMigrationsAssembly>().Assembly.GetName().Name);
     }
 
+    /// <summary>The start-up check that skips EF Core looks for this id (decision 0031); add-migration.sh keeps it current.</summary>
+    [Fact]
+    public void LatestMigration_IsTheNewestOfBothHalves()
+    {
+        using var sqlite = Sqlite();
+        using var postgres = PostgreSql();
+
+        Assert.Equal(StorageSetup.LatestMigration, sqlite.GetService<IMigrationsAssembly>().Migrations.Keys.Last());
+        Assert.Equal(StorageSetup.LatestMigration, postgres.GetService<IMigrationsAssembly>().Migrations.Keys.Last());
+    }
+
     [Fact]
     public void BothProviders_HaveNoModelChangeWithoutAMigration()
     {
@@ -71,11 +82,15 @@ public sealed class MigrationTests : IDisposable
         using var db = Context(target);
         var all = db.GetService<IMigrationsAssembly>().Migrations.Keys.ToArray();
 
+        var upToDateBefore = StorageSetup.IsUpToDate(target);
+
         // Act
         StorageSetup.Migrate(db, target);
         StorageSetup.Migrate(db, target); // a second start
 
         // Assert
+        Assert.False(upToDateBefore);
+        Assert.True(StorageSetup.IsUpToDate(target));
         Assert.Equal(all, await db.Database.GetAppliedMigrationsAsync());
         Assert.Empty(await db.Database.GetPendingMigrationsAsync());
         Assert.Equal(TestStorage.IsPostgres ? "Npgsql.EntityFrameworkCore.PostgreSQL" : "Microsoft.EntityFrameworkCore.Sqlite", db.Database.ProviderName);
