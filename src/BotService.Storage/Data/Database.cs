@@ -63,6 +63,9 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTar
 
     private static readonly DateTimeOffsetToBinaryConverter TimeConverter = new();
 
+    /// <summary>A key as the model stores it: SQLite upper-case text (as EF Core writes it), PostgreSQL <c>uuid</c>.</summary>
+    public object GuidToDb(Guid id) => Target.IsSqlite ? id.ToString().ToUpperInvariant() : id;
+
     /// <summary>
     /// False only when the database certainly holds nothing yet (no SQLite file), so start-up reads can skip it without
     /// creating it. PostgreSQL: true (the server has it, or the read fails and says so).

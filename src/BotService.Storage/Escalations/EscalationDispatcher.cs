@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Globalization;
 using System.Text.Json;
 using BotService.Storage.Data;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -209,16 +210,9 @@ public sealed partial class EscalationDispatcher : BackgroundService
         {
             try
             {
-                try
-                {
-                    await StoreAsync(item, stoppingToken);
-                }
-                catch (DbUpdateException)
-                {
-                    // The transcript may have stored the conversation or the message between our look-up and our
-                    // insert (it writes them concurrently): look again at once rather than after a backoff.
-                    await StoreAsync(item, stoppingToken);
-                }
+                // The transcript may store the conversation or the message concurrently: StoreAsync's inserts give
+                // way to rows already there, so that race needs no second attempt.
+                await StoreAsync(item, stoppingToken);
                 item.Stored = true;
                 _databaseError = null;
             }
@@ -264,73 +258,65 @@ public sealed partial class EscalationDispatcher : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Stores the escalation with its conversation and message unless it is stored already, then reads which notifiers
+    /// have delivered it. Plain SQL for both providers (decision 0031): each insert gives way to a row that is there
+    /// (another instance, or an earlier attempt whose commit landed), so a race leaves one escalation per key.
+    /// </summary>
     private async Task StoreAsync(Pending item, CancellationToken cancellationToken)
     {
         var e = item.Escalation;
         _database.EnsureReady();
-        await using var db = _database.Open();
-        if (!await db.Escalations.AnyAsync(x => x.Key == e.Key, cancellationToken))
+        await using var connection = await _database.OpenConnectionAsync(cancellationToken);
+        if (!await IsStoredAsync(connection, e.Key, cancellationToken))
         {
-            var conversation = await db.Conversations.FindAsync([e.ConversationId], cancellationToken);
-            if (conversation is null)
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var command = connection.CreateCommand())
             {
-                db.Conversations.Add(new ConversationRecord
-                {
-                    Id = e.ConversationId, Channel = e.Channel, CreatedAt = e.CreatedAt, LastActivityAt = e.CreatedAt,
-                });
-            }
-            else if (conversation.LastActivityAt < e.CreatedAt)
-            {
-                conversation.LastActivityAt = e.CreatedAt;
+                command.Transaction = transaction;
+                command.CommandText = """
+                    INSERT INTO conversations ("Id", "Channel", "CreatedAt", "LastActivityAt") VALUES (@conversation, @channel, @at, @at)
+                    ON CONFLICT ("Id") DO UPDATE SET "LastActivityAt" = excluded."LastActivityAt"
+                    WHERE conversations."LastActivityAt" < excluded."LastActivityAt";
+                    INSERT INTO messages ("ConversationId", "ActivityId", "Role", "Text", "CreatedAt", "Type") VALUES (@conversation, @activity, 'visitor', @text, @at, 'message')
+                    ON CONFLICT ("ConversationId", "ActivityId") DO NOTHING;
+                    INSERT INTO escalations ("Id", "Key", "ConversationId", "MessageActivityId", "Channel", "Level", "ReasonsJson", "CreatedAt", "Status", "ReopenCount")
+                    VALUES (@id, @key, @conversation, @activity, @channel, @level, @reasons, @at, 'open', 0)
+                    ON CONFLICT ("Key") DO NOTHING;
+                    """;
+                command.AddParameter("@conversation", e.ConversationId);
+                command.AddParameter("@channel", e.Channel);
+                command.AddParameter("@at", _database.TimeToDb(e.CreatedAt));
+                command.AddParameter("@activity", e.MessageActivityId);
+                command.AddParameter("@text", StoredText.Of(e.MessageText));
+                command.AddParameter("@id", _database.GuidToDb(Guid.NewGuid()));
+                command.AddParameter("@key", e.Key);
+                command.AddParameter("@level", e.Level == EscalationLevel.Emergency ? "emergency" : "urgent");
+                command.AddParameter("@reasons", JsonSerializer.Serialize(
+                    e.Reasons.Select(r => new ReasonJson(r.Rule, r.Level == EscalationLevel.Emergency ? "emergency" : "urgent", r.Start, r.Length)).ToArray(),
+                    StorageJsonContext.Default.ReasonJsonArray));
+                await command.ExecuteNonQueryAsync(cancellationToken);
             }
 
-            if (!await db.Messages.AnyAsync(m => m.ConversationId == e.ConversationId && m.ActivityId == e.MessageActivityId, cancellationToken))
-            {
-                db.Messages.Add(new MessageRecord
-                {
-                    ConversationId = e.ConversationId, ActivityId = e.MessageActivityId, Role = "visitor", Text = StoredText.Of(e.MessageText),
-                    CreatedAt = e.CreatedAt,
-                });
-            }
-
-            db.Escalations.Add(new EscalationRecord
-            {
-                Id = Guid.NewGuid(),
-                Key = e.Key,
-                ConversationId = e.ConversationId,
-                MessageActivityId = e.MessageActivityId,
-                Channel = e.Channel,
-                Level = e.Level == EscalationLevel.Emergency ? "emergency" : "urgent",
-                ReasonsJson = JsonSerializer.Serialize(e.Reasons.Select(r => new ReasonJson(r.Rule, r.Level == EscalationLevel.Emergency ? "emergency" : "urgent", r.Start, r.Length)).ToArray(),
-                    StorageJsonContext.Default.ReasonJsonArray),
-                CreatedAt = e.CreatedAt,
-                Status = "open",
-            });
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException)
-            {
-                // Another instance may have stored it first: then the unique key did its job.
-                if (!await AlreadyStoredAsync(e.Key, cancellationToken))
-                {
-                    throw;
-                }
-            }
+            await transaction.CommitAsync(cancellationToken);
         }
 
-        await using var read = _database.Open();
-        foreach (var name in await read.EscalationDeliveries.Where(d => d.EscalationKey == e.Key).Select(d => d.Notifier).ToListAsync(cancellationToken))
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT \"Notifier\" FROM escalation_deliveries WHERE \"EscalationKey\" = @key";
+        read.AddParameter("@key", e.Key);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            item.Delivered.Add(name);
+            item.Delivered.Add(reader.GetString(0));
         }
     }
 
-    private async Task<bool> AlreadyStoredAsync(string key, CancellationToken cancellationToken)
+    private static async Task<bool> IsStoredAsync(DbConnection connection, string key, CancellationToken cancellationToken)
     {
-        await using var db = _database.Open();
-        return await db.Escalations.AnyAsync(x => x.Key == key, cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM escalations WHERE \"Key\" = @key";
+        command.AddParameter("@key", key);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
     }
 
     private async Task<bool> NotifyAsync(IEscalationNotifier notifier, Pending item, CancellationToken stoppingToken)
@@ -340,20 +326,18 @@ public sealed partial class EscalationDispatcher : BackgroundService
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             timeout.CancelAfter(_options.NotifierTimeout);
             await notifier.NotifyAsync(item.Escalation, timeout.Token).WaitAsync(_options.NotifierTimeout, _time, stoppingToken);
-            await using (var db = _database.Open())
+            await using (var connection = await _database.OpenConnectionAsync(stoppingToken))
+            await using (var command = connection.CreateCommand())
             {
-                db.EscalationDeliveries.Add(new EscalationDeliveryRecord
-                {
-                    EscalationKey = item.Escalation.Key, Notifier = notifier.Name, DeliveredAt = _time.GetUtcNow(),
-                });
-                try
-                {
-                    await db.SaveChangesAsync(stoppingToken);
-                }
-                catch (DbUpdateException)
-                {
-                    // Recorded already (a previous attempt's write landed): fine.
-                }
+                // Recorded already (a previous attempt's write landed): nothing to do.
+                command.CommandText = """
+                    INSERT INTO escalation_deliveries ("EscalationKey", "Notifier", "DeliveredAt") VALUES (@key, @notifier, @at)
+                    ON CONFLICT ("EscalationKey", "Notifier") DO NOTHING
+                    """;
+                command.AddParameter("@key", item.Escalation.Key);
+                command.AddParameter("@notifier", notifier.Name);
+                command.AddParameter("@at", _database.TimeToDb(_time.GetUtcNow()));
+                await command.ExecuteNonQueryAsync(stoppingToken);
             }
 
             item.Delivered.Add(notifier.Name);

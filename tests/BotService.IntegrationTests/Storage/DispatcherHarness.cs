@@ -85,6 +85,9 @@ internal sealed class DispatcherHarness : IAsyncDisposable
         return db.Escalations.Count(e => e.Key == key);
     }
 
+    /// <summary>A context on the harness's database, for arranging rows and reading them back through EF Core's model.</summary>
+    public BotDbContext Open() => new(_options);
+
     public async Task WaitIdleAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using BotService.Storage.Data;
 using BotService.Storage.Escalations;
+using Microsoft.EntityFrameworkCore;
 
 namespace BotService.IntegrationTests.Storage;
 
@@ -41,6 +43,83 @@ public sealed class EscalationDispatcherTests : IDisposable
         Assert.Equal(1, h.CountStored("k1"));
         Assert.Equal(1, notifier.Calls["k1"]);
         Assert.Empty(h.Outbox.ReadPending());
+    }
+
+    /// <summary>
+    /// The dispatcher writes with hand-written SQL (decision 0031); read back through EF Core's model, its rows are in
+    /// the model's own formats (key, times, text), and it adds only what is missing: the transcript had stored the
+    /// conversation and the message already.
+    /// </summary>
+    [Fact]
+    public async Task Submit_ConversationAndMessageStoredAlready_AddsOnlyTheEscalation_InTheModelsFormats()
+    {
+        // Arrange
+        var notifier = new RecordingNotifier();
+        await using var h = new DispatcherHarness(_root, notifier);
+        h.Database.EnsureReady();
+        var earlier = DateTimeOffset.UtcNow.AddHours(-1);
+        await using (var db = h.Open())
+        {
+            db.Conversations.Add(new ConversationRecord { Id = "conv-k1", Channel = "test", CreatedAt = earlier, LastActivityAt = earlier });
+            db.Messages.Add(new MessageRecord { ConversationId = "conv-k1", ActivityId = "m-k1", Role = "visitor", Text = "stored by the transcript", CreatedAt = earlier, Seq = 1 });
+            await db.SaveChangesAsync();
+        }
+
+        var sample = DispatcherHarness.Sample();
+        await h.StartAsync();
+
+        // Act
+        h.Dispatcher.Submit(sample);
+        await h.WaitIdleAsync(TimeSpan.FromSeconds(10));
+
+        // Assert
+        await using var read = h.Open();
+        var escalation = Assert.Single(read.Escalations.AsNoTracking().Where(e => e.Key == "k1"));
+        Assert.NotEqual(Guid.Empty, escalation.Id);
+        Assert.True(read.Escalations.Any(e => e.Id == escalation.Id), "EF Core finds the row by the key the dispatcher wrote (the dashboard's look-up)");
+        Assert.Equal(("conv-k1", "m-k1", "test", "emergency", "open", 0), (escalation.ConversationId, escalation.MessageActivityId, escalation.Channel, escalation.Level, escalation.Status, escalation.ReopenCount));
+        Assert.Contains("\"overdose\"", escalation.ReasonsJson, StringComparison.Ordinal);
+        Assert.Equal(sample.CreatedAt.UtcTicks, escalation.CreatedAt.UtcTicks, tolerance: 10_000); // within a millisecond
+        var message = Assert.Single(read.Messages.AsNoTracking().Where(m => m.ConversationId == "conv-k1"));
+        Assert.Equal((1L, "stored by the transcript"), (message.Seq, message.Text));
+        var conversation = Assert.Single(read.Conversations.AsNoTracking().Where(c => c.Id == "conv-k1"));
+        Assert.Equal(sample.CreatedAt.UtcTicks, conversation.LastActivityAt.UtcTicks, tolerance: 10_000);
+        var delivery = Assert.Single(read.EscalationDeliveries.AsNoTracking().Where(d => d.EscalationKey == "k1"));
+        Assert.Equal("recording", delivery.Notifier);
+        Assert.True(Math.Abs((DateTimeOffset.UtcNow - delivery.DeliveredAt).TotalMinutes) < 1);
+    }
+
+    /// <summary>Another instance stored the same escalation first (PostgreSQL, several instances): its row stays, one per key.</summary>
+    [Fact]
+    public async Task Submit_StoredFirstByAnotherInstance_KeepsThatRowAndStillNotifies()
+    {
+        // Arrange
+        var notifier = new RecordingNotifier();
+        await using var h = new DispatcherHarness(_root, notifier);
+        h.Database.EnsureReady();
+        var theirs = Guid.NewGuid();
+        var at = DateTimeOffset.UtcNow;
+        await using (var db = h.Open())
+        {
+            db.Conversations.Add(new ConversationRecord { Id = "conv-k1", Channel = "test", CreatedAt = at, LastActivityAt = at });
+            db.Escalations.Add(new EscalationRecord
+            {
+                Id = theirs, Key = "k1", ConversationId = "conv-k1", MessageActivityId = "m-k1", Channel = "test", Level = "emergency",
+                ReasonsJson = "[]", CreatedAt = at, Status = "open",
+            });
+            await db.SaveChangesAsync();
+        }
+
+        await h.StartAsync();
+
+        // Act
+        h.Dispatcher.Submit(DispatcherHarness.Sample());
+        await h.WaitIdleAsync(TimeSpan.FromSeconds(10));
+
+        // Assert
+        await using var read = h.Open();
+        Assert.Equal(theirs, Assert.Single(read.Escalations.AsNoTracking().Where(e => e.Key == "k1")).Id);
+        Assert.Equal(1, notifier.Calls["k1"]);
     }
 
     [Fact]
