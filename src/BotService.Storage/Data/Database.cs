@@ -66,6 +66,10 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTar
     /// <summary>A key as the model stores it: SQLite upper-case text (as EF Core writes it), PostgreSQL <c>uuid</c>.</summary>
     public object GuidToDb(Guid id) => Target.IsSqlite ? id.ToString().ToUpperInvariant() : id;
 
+    /// <summary>The key in column <paramref name="ordinal"/>, as <see cref="GuidToDb"/> wrote it.</summary>
+    public Guid GuidFromDb(DbDataReader reader, int ordinal) =>
+        Target.IsSqlite ? Guid.Parse(reader.GetString(ordinal), System.Globalization.CultureInfo.InvariantCulture) : reader.GetGuid(ordinal);
+
     /// <summary>
     /// False only when the database certainly holds nothing yet (no SQLite file), so start-up reads can skip it without
     /// creating it. PostgreSQL: true (the server has it, or the read fails and says so).

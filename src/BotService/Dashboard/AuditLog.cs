@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text;
 using BotService.Storage.Data;
@@ -24,6 +25,29 @@ internal sealed class AuditLog(Database database, TimeProvider time)
             ConversationId = conversationId,
             Detail = detail,
         });
+
+    /// <summary>
+    /// Writes one row in <paramref name="transaction"/> on a plain connection (<see cref="Database.OpenConnectionAsync"/>),
+    /// for the jobs that run without EF Core (decision 0031), so the action and its audit row commit together.
+    /// </summary>
+    public async Task AppendAsync(DbConnection connection, DbTransaction transaction, Actor actor, string action, Guid? escalationId = null,
+        string? conversationId = null, string? detail = null, CancellationToken cancellationToken = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO audit_events ("At", "ActorId", "ActorName", "Action", "EscalationId", "ConversationId", "Detail")
+            VALUES (@at, @actorId, @actorName, @action, @escalation, @conversation, @detail)
+            """;
+        command.AddParameter("@at", database.TimeToDb(time.GetUtcNow()));
+        command.AddParameter("@actorId", actor.Id);
+        command.AddParameter("@actorName", actor.Name);
+        command.AddParameter("@action", action);
+        command.AddParameter("@escalation", escalationId is { } id ? database.GuidToDb(id) : null);
+        command.AddParameter("@conversation", conversationId);
+        command.AddParameter("@detail", detail);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 
     /// <summary>Writes one row on its own (views, sign-ins, exports).</summary>
     public async Task AppendAsync(Actor actor, string action, Guid? escalationId = null, string? conversationId = null,

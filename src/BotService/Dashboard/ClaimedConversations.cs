@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using BotService.Storage.Data;
-using Microsoft.EntityFrameworkCore;
+using BotService.Storage.Escalations;
 
 namespace BotService.Dashboard;
 
@@ -19,9 +19,7 @@ internal sealed partial class ClaimedConversations(Database database, ILogger<Cl
     /// <summary>Re-reads one conversation after a change to one of its escalations.</summary>
     public async Task RefreshAsync(string conversationId, CancellationToken cancellationToken)
     {
-        await using var db = database.Open();
-        var claimed = await db.Escalations.AsNoTracking()
-            .AnyAsync(e => e.ConversationId == conversationId && e.Status == EscalationBoard.Claimed, cancellationToken);
+        var claimed = await EscalationRows.AnyWithStatusAsync(database, conversationId, EscalationBoard.Claimed, cancellationToken);
         if (claimed)
         {
             _claimed[conversationId] = 0;
@@ -42,9 +40,7 @@ internal sealed partial class ClaimedConversations(Database database, ILogger<Cl
     {
         try
         {
-            await using var db = database.Open();
-            var ids = await db.Escalations.AsNoTracking().Where(e => e.Status == EscalationBoard.Claimed)
-                .Select(e => e.ConversationId).Distinct().ToListAsync(cancellationToken);
+            var ids = await EscalationRows.ConversationsWithStatusAsync(database, EscalationBoard.Claimed, cancellationToken);
             foreach (var id in ids)
             {
                 _claimed[id] = 0;

@@ -6,7 +6,6 @@ using System.Text.Json.Serialization;
 using System.Threading.Channels;
 using BotService.Storage.Data;
 using BotService.Storage.Escalations;
-using Microsoft.EntityFrameworkCore;
 
 namespace BotService.Dashboard;
 
@@ -115,8 +114,8 @@ internal sealed class DashboardNotifier(Database database, DashboardEvents event
 
     public async Task NotifyAsync(Escalation escalation, CancellationToken cancellationToken)
     {
-        await using var db = database.Open();
-        var record = await db.Escalations.AsNoTracking().SingleAsync(e => e.Key == escalation.Key, cancellationToken);
+        var record = await EscalationRows.FindByKeyAsync(database, escalation.Key, cancellationToken)
+            ?? throw new InvalidOperationException("The escalation is not stored yet."); // the dispatcher retries
         events.Publish(EscalationBoard.ToEvent("escalation", record));
     }
 }
@@ -165,8 +164,7 @@ internal sealed partial class DashboardSignals(
     {
         try
         {
-            await using var db = database.Open();
-            if (await db.Escalations.AsNoTracking().SingleOrDefaultAsync(e => e.Id == id) is { } e)
+            if (await EscalationRows.FindAsync(database, id, CancellationToken.None) is { } e)
             {
                 await claimed.RefreshAsync(e.ConversationId, CancellationToken.None);
                 events.PublishLocal(EscalationBoard.ToEvent(kind, e));

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using BotService.Storage.Data;
-using Microsoft.EntityFrameworkCore;
+using BotService.Storage.Escalations;
 using Microsoft.Extensions.Options;
 
 namespace BotService.Dashboard;
@@ -67,10 +67,7 @@ internal sealed partial class OverdueWatch(
     {
         database.EnsureReady();
         var cutoff = time.GetUtcNow() - TimeSpan.FromMinutes(options.Value.OverdueAfterMinutes);
-        await using var db = database.Open();
-        var overdue = await db.Escalations.AsNoTracking()
-            .Where(e => e.Level == "emergency" && e.Status == EscalationBoard.Open && e.CreatedAt < cutoff)
-            .ToListAsync(cancellationToken);
+        var overdue = await EscalationRows.OpenEmergenciesBeforeAsync(database, cutoff, cancellationToken);
         var alerted = 0;
         foreach (var e in overdue.Where(e => _alerted.TryAdd(e.Id, 0)))
         {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using BotService.Storage.Data;
 using BotService.Storage.Staff;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace BotService.Dashboard;
@@ -52,25 +51,40 @@ internal sealed partial class RetentionJob(
     {
         database.EnsureReady();
         var cutoff = time.GetUtcNow() - TimeSpan.FromDays(options.Value.Days);
-        await using var db = database.Open();
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        var messages = await db.Messages
-            .Where(m => m.CreatedAt < cutoff
-                && !db.Escalations.Any(e => e.ConversationId == m.ConversationId && (e.Status == EscalationBoard.Open || e.Status == EscalationBoard.Claimed)))
-            .ExecuteDeleteAsync(cancellationToken);
-        var notes = await db.EscalationNotes
-            .Where(n => n.CreatedAt < cutoff && db.Escalations.Any(e => e.Id == n.EscalationId && e.Status == EscalationBoard.Resolved))
-            .ExecuteDeleteAsync(cancellationToken);
+        // Plain SQL for both providers (decision 0031): this job runs on every instance, staff or not.
+        await using var connection = await database.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        async Task<int> DeleteAsync(string sql)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = sql;
+            command.AddParameter("@cutoff", database.TimeToDb(cutoff));
+            command.AddParameter("@open", EscalationBoard.Open);
+            command.AddParameter("@claimed", EscalationBoard.Claimed);
+            command.AddParameter("@resolved", EscalationBoard.Resolved);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Not while the conversation has an escalation still being worked on.
+        var messages = await DeleteAsync("""
+            DELETE FROM messages WHERE "CreatedAt" < @cutoff AND NOT EXISTS (SELECT 1 FROM escalations e
+                WHERE e."ConversationId" = messages."ConversationId" AND e."Status" IN (@open, @claimed))
+            """);
+        var notes = await DeleteAsync("""
+            DELETE FROM escalation_notes WHERE "CreatedAt" < @cutoff AND EXISTS (SELECT 1 FROM escalations e
+                WHERE e."Id" = escalation_notes."EscalationId" AND e."Status" = @resolved)
+            """);
         // The questions kept for the review page are transcript text too: they go with their conversation's messages.
-        var questions = await db.Answers
-            .Where(a => a.CreatedAt < cutoff
-                && !db.Escalations.Any(e => e.ConversationId == a.ConversationId && (e.Status == EscalationBoard.Open || e.Status == EscalationBoard.Claimed)))
-            .ExecuteDeleteAsync(cancellationToken);
+        var questions = await DeleteAsync("""
+            DELETE FROM answers WHERE "CreatedAt" < @cutoff AND NOT EXISTS (SELECT 1 FROM escalations e
+                WHERE e."ConversationId" = answers."ConversationId" AND e."Status" IN (@open, @claimed))
+            """);
         if (messages + notes + questions > 0)
         {
-            audit.Add(db, Actor.System, AuditActions.RetentionPurge,
-                detail: string.Create(CultureInfo.InvariantCulture, $"{messages} messages, {notes} notes, {questions} questions older than {options.Value.Days} days"));
-            await db.SaveChangesAsync(cancellationToken);
+            await audit.AppendAsync(connection, tx, Actor.System, AuditActions.RetentionPurge,
+                detail: string.Create(CultureInfo.InvariantCulture, $"{messages} messages, {notes} notes, {questions} questions older than {options.Value.Days} days"),
+                cancellationToken: cancellationToken);
         }
 
         await tx.CommitAsync(cancellationToken);
