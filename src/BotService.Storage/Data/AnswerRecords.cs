@@ -50,3 +50,27 @@ public sealed class AnswerRecord
     /// <summary>Who marked it handled (user name), kept for display.</summary>
     public string? HandledBy { get; set; }
 }
+
+/// <summary>How the answer log writes <see cref="AnswerRecord"/> rows without EF Core (decision 0031).</summary>
+public static class AnswerRows
+{
+    /// <summary>Every column but the store-generated key, each value as the provider stores it.</summary>
+    public static RowInserter<AnswerRecord> Inserter(StorageTarget target) => new("answers", target.IsSqlite,
+    [
+        ("AnswerId", a => a.AnswerId),
+        ("ConversationId", a => a.ConversationId),
+        ("Channel", a => a.Channel),
+        ("QuestionActivityId", a => a.QuestionActivityId),
+        ("ReplyActivityId", a => a.ReplyActivityId),
+        ("Question", a => a.Question),
+        ("Answered", a => a.Answered),
+        ("Confidence", a => a.Confidence),
+        ("SourcePath", a => a.SourcePath),
+        ("SourceSection", a => a.SourceSection),
+        ("CreatedAt", a => target.TimeToDb(a.CreatedAt)),
+        ("Vote", a => a.Vote),
+        ("VotedAt", a => a.VotedAt is { } t ? target.TimeToDb(t) : null),
+        ("HandledAt", a => a.HandledAt is { } t ? target.TimeToDb(t) : null),
+        ("HandledBy", a => a.HandledBy),
+    ]);
+}

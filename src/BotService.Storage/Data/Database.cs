@@ -1,7 +1,6 @@
 using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace BotService.Storage.Data;
 
@@ -53,22 +52,17 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTar
         }
     }
 
-    /// <summary>A time as the model stores it: SQLite a 64-bit number (EF Core's DateTimeOffsetToBinaryConverter), PostgreSQL <c>timestamptz</c> (UTC).</summary>
-    public object TimeToDb(DateTimeOffset time) => Target.IsSqlite ? TimeConverter.ConvertToProvider(time)! : time.ToUniversalTime();
+    /// <inheritdoc cref="StorageTarget.TimeToDb"/>
+    public object TimeToDb(DateTimeOffset time) => Target.TimeToDb(time);
 
-    /// <summary>The time in column <paramref name="ordinal"/>, as <see cref="TimeToDb"/> wrote it.</summary>
-    public DateTimeOffset TimeFromDb(DbDataReader reader, int ordinal) => Target.IsSqlite
-        ? (DateTimeOffset)TimeConverter.ConvertFromProvider(reader.GetInt64(ordinal))!
-        : reader.GetFieldValue<DateTimeOffset>(ordinal);
+    /// <inheritdoc cref="StorageTarget.TimeFromDb"/>
+    public DateTimeOffset TimeFromDb(DbDataReader reader, int ordinal) => Target.TimeFromDb(reader, ordinal);
 
-    private static readonly DateTimeOffsetToBinaryConverter TimeConverter = new();
+    /// <inheritdoc cref="StorageTarget.GuidToDb"/>
+    public object GuidToDb(Guid id) => Target.GuidToDb(id);
 
-    /// <summary>A key as the model stores it: SQLite upper-case text (as EF Core writes it), PostgreSQL <c>uuid</c>.</summary>
-    public object GuidToDb(Guid id) => Target.IsSqlite ? id.ToString().ToUpperInvariant() : id;
-
-    /// <summary>The key in column <paramref name="ordinal"/>, as <see cref="GuidToDb"/> wrote it.</summary>
-    public Guid GuidFromDb(DbDataReader reader, int ordinal) =>
-        Target.IsSqlite ? Guid.Parse(reader.GetString(ordinal), System.Globalization.CultureInfo.InvariantCulture) : reader.GetGuid(ordinal);
+    /// <inheritdoc cref="StorageTarget.GuidFromDb"/>
+    public Guid GuidFromDb(DbDataReader reader, int ordinal) => Target.GuidFromDb(reader, ordinal);
 
     /// <summary>
     /// False only when the database certainly holds nothing yet (no SQLite file), so start-up reads can skip it without

@@ -63,6 +63,23 @@ public sealed record StorageTarget(StorageProvider Provider, string ConnectionSt
         _ => throw new InvalidOperationException($"Storage:Provider must be Sqlite or PostgreSQL, not {options.Provider}."),
     };
 
+    /// <summary>A time as the model stores it: SQLite a 64-bit number (EF Core's DateTimeOffsetToBinaryConverter), PostgreSQL <c>timestamptz</c> (UTC).</summary>
+    public object TimeToDb(DateTimeOffset time) => IsSqlite ? TimeConverter.ConvertToProvider(time)! : time.ToUniversalTime();
+
+    /// <summary>The time in column <paramref name="ordinal"/>, as <see cref="TimeToDb"/> wrote it.</summary>
+    public DateTimeOffset TimeFromDb(System.Data.Common.DbDataReader reader, int ordinal) => IsSqlite
+        ? (DateTimeOffset)TimeConverter.ConvertFromProvider(reader.GetInt64(ordinal))!
+        : reader.GetFieldValue<DateTimeOffset>(ordinal);
+
+    private static readonly Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter TimeConverter = new();
+
+    /// <summary>A key as the model stores it: SQLite upper-case text (as EF Core writes it), PostgreSQL <c>uuid</c>.</summary>
+    public object GuidToDb(Guid id) => IsSqlite ? id.ToString().ToUpperInvariant() : id;
+
+    /// <summary>The key in column <paramref name="ordinal"/>, as <see cref="GuidToDb"/> wrote it.</summary>
+    public Guid GuidFromDb(System.Data.Common.DbDataReader reader, int ordinal) =>
+        IsSqlite ? Guid.Parse(reader.GetString(ordinal), System.Globalization.CultureInfo.InvariantCulture) : reader.GetGuid(ordinal);
+
     /// <summary>Never the password: for logs and /healthz.</summary>
     public string Describe()
     {

@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Threading.Channels;
 using BotService.Bot;
 using BotService.Knowledge.Answers;
 using BotService.Protocol.Schema;
 using BotService.Protocol.Turns;
 using BotService.Storage.Data;
-using Microsoft.EntityFrameworkCore;
 
 namespace BotService.Feedback;
 
@@ -209,8 +209,8 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
         }
 
         database.EnsureReady();
-        await using var db = database.Open();
-        var row = await db.Answers.FirstOrDefaultAsync(a => a.AnswerId == answerId, cancellationToken);
+        await using var connection = await database.OpenConnectionAsync(cancellationToken); // plain SQL: a visitor's path (decision 0031)
+        var row = await FindVoteTargetAsync(connection, answerId, cancellationToken);
         // With several instances (PostgreSQL) the answer may have been given by another one, whose writer lets records
         // gather for Linger: look again for a little longer before saying it is unknown. (SQLite: one process per
         // data folder, so an answer not pending here and not in the database was never given.)
@@ -218,29 +218,41 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
         while (row is null && !database.Target.IsSqlite && time.GetUtcNow() < until)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(250), time, cancellationToken);
-            row = await db.Answers.FirstOrDefaultAsync(a => a.AnswerId == answerId, cancellationToken);
+            row = await FindVoteTargetAsync(connection, answerId, cancellationToken);
         }
 
-        if (row is null || row.ConversationId != conversationId)
+        if (row is not { } found || found.ConversationId != conversationId)
         {
             return VoteOutcome.UnknownAnswer;
         }
 
-        if (!row.Answered)
+        if (!found.Answered)
         {
             return VoteOutcome.NotAnAnswer;
         }
 
-        if (vote == -1 && row.Vote != -1)
-        {
-            row.HandledAt = null; // a new down-vote is new work for the review page
-            row.HandledBy = null;
-        }
-
-        row.Vote = vote;
-        row.VotedAt = time.GetUtcNow();
-        await db.SaveChangesAsync(cancellationToken);
+        await using var update = connection.CreateCommand();
+        // A new down-vote is new work for the review page: it is no longer handled.
+        update.CommandText = vote == -1 && found.Vote != -1
+            ? "UPDATE answers SET \"Vote\" = @vote, \"VotedAt\" = @at, \"HandledAt\" = NULL, \"HandledBy\" = NULL WHERE \"AnswerId\" = @id"
+            : "UPDATE answers SET \"Vote\" = @vote, \"VotedAt\" = @at WHERE \"AnswerId\" = @id";
+        update.AddParameter("@vote", vote);
+        update.AddParameter("@at", database.TimeToDb(time.GetUtcNow()));
+        update.AddParameter("@id", answerId);
+        await update.ExecuteNonQueryAsync(cancellationToken);
         return VoteOutcome.Stored;
+    }
+
+    private static async Task<(string ConversationId, bool Answered, int? Vote)?> FindVoteTargetAsync(
+        DbConnection connection, string answerId, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT \"ConversationId\", \"Answered\", \"Vote\" FROM answers WHERE \"AnswerId\" = @id";
+        command.AddParameter("@id", answerId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (reader.GetString(0), reader.GetBoolean(1), reader.IsDBNull(2) ? null : reader.GetInt32(2))
+            : null;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -341,8 +353,7 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
         if (_inserter is null)
         {
             database.EnsureReady();
-            await using var db = database.Open();
-            _inserter = RowInserter<AnswerRecord>.For(db);
+            _inserter = AnswerRows.Inserter(database.Target);
         }
 
         // In the transcript writer's next group commit, with multi-row inserts built from the model: not a second

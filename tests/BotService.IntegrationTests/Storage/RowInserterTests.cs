@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace BotService.IntegrationTests.Storage;
 
 /// <summary>
-/// <see cref="RowInserter{T}"/> (the answer log's writer) stores what EF Core's own <c>SaveChanges</c> stores, on the
+/// <see cref="RowInserter{T}"/> with the answer log's columns (<see cref="AnswerRows"/>) stores what EF Core's own <c>SaveChanges</c> stores, on the
 /// provider of the pass: rows read back through EF Core compare equal field by field, including what only a value
 /// converter gets right (SQLite's DateTimeOffset as binary ticks, ordered and compared in queries), nulls, and text
 /// that would break naive SQL.
@@ -88,12 +88,34 @@ public sealed class RowInserterTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The answer log's hand-written column list (decision 0031) is the model's: every column but the generated key,
+    /// under the model's names. A property added to <see cref="AnswerRecord"/> and migrated, but not added to
+    /// <see cref="AnswerRows"/>, fails here.
+    /// </summary>
+    [Fact]
+    public void AnswerRows_WriteEveryColumnOfTheModelButTheGeneratedKey()
+    {
+        using var db = new BotDbContext(TestStorage.ContextOptions(_root));
+        var entity = db.Model.FindEntityType(typeof(AnswerRecord))!;
+        var table = Microsoft.EntityFrameworkCore.Metadata.StoreObjectIdentifier.Table(entity.GetTableName()!);
+        var modelColumns = entity.GetProperties()
+            .Where(p => (p.ValueGenerated & Microsoft.EntityFrameworkCore.Metadata.ValueGenerated.OnAdd) == 0)
+            .Select(p => p.GetColumnName(table)!)
+            .Order(StringComparer.Ordinal);
+
+        var inserter = AnswerRows.Inserter(TestStorage.Target(_root));
+
+        Assert.Equal("answers", entity.GetTableName());
+        Assert.Equal(modelColumns, inserter.Columns.Order(StringComparer.Ordinal));
+    }
+
     /// <summary>As the transcript's writer calls it: on an open connection, in a transaction, then committed.</summary>
-    private static async Task InsertAsync(BotDbContext db, IReadOnlyList<AnswerRecord> rows)
+    private async Task InsertAsync(BotDbContext db, IReadOnlyList<AnswerRecord> rows)
     {
         await db.Database.OpenConnectionAsync();
         await using var transaction = await db.Database.BeginTransactionAsync();
-        RowInserter<AnswerRecord>.For(db).Insert(db.Database.GetDbConnection(), transaction.GetDbTransaction(), rows);
+        AnswerRows.Inserter(TestStorage.Target(_root)).Insert(db.Database.GetDbConnection(), transaction.GetDbTransaction(), rows);
         await transaction.CommitAsync();
     }
 
