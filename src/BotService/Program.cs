@@ -13,6 +13,12 @@ if (args is ["teams", "package", .. var packageArgs])
     return BotService.Bot.TeamsPackageCommand.Run(packageArgs, Console.Out, Console.Error);
 }
 
+// `migrate`: bring the database up to date, then exit: the deployment step before starting instances (docs/operations.md).
+if (args is ["migrate", .. var migrateArgs])
+{
+    return await BotService.Hosting.MigrateCommand.RunAsync(migrateArgs, Console.Out, Console.Error);
+}
+
 BotService.Hosting.NativeHeap.Configure();
 var app = BotServiceApp.Build(args);
 await app.RunAsync();

@@ -56,6 +56,9 @@ const emergencyEvery = num('emergency-every', 20);  // one message in N is an em
 const thinkMs = [num('think-min', 500), num('think-max', 1500)];
 const replyTimeoutMs = num('reply-timeout', 15000);
 const serviceArgs = (opt('service-args', '') || '').split(' ').filter(Boolean);
+// As a deployment does (docs/operations.md): `BotService.dll migrate` before the instances start. --migrate=start
+// leaves it to the instances (each then migrates its new database itself and keeps EF Core's model resident).
+const migrateStep = opt('migrate', 'step') !== 'start';
 if (!dll || !work) {
   console.error('soak.mjs: --dll and --work are required (run tests/load/soak.sh)');
   process.exit(2);
@@ -125,6 +128,19 @@ class Instance {
       a.push('--Storage:Provider=PostgreSQL', `--ConnectionStrings:BotService=${conn}`);
     }
     return [...a, ...serviceArgs];
+  }
+
+  /** The deployment's migration step (`BotService.dll migrate`), so the instance starts on an up-to-date database. */
+  async migrate() {
+    const [dllPath, ...rest] = this.argv();
+    const out = fs.openSync(this.log, 'a');
+    fs.writeSync(out, `\n=== migrate at ${new Date().toISOString()}\n`);
+    const child = spawn('dotnet', [dllPath, 'migrate', ...rest], { cwd: repo, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    const code = await new Promise(resolve => child.once('exit', resolve));
+    if (code !== 0) {
+      throw new Error(`migrate for instance ${this.index} exited with ${code}; see ${this.log}`);
+    }
   }
 
   async start() {
@@ -518,6 +534,11 @@ let exitCode = 1;
 try {
   for (let i = 0; i < ports.length; i++) {
     instances.push(new Instance(i, ports[i] || await freePort()));
+  }
+  if (migrateStep) {
+    for (const instance of instances) {
+      await instance.migrate(); // one after another: on PostgreSQL the first does the work, the rest find it done
+    }
   }
   await Promise.all(instances.map(i => i.start()));
   console.log(`[${stamp()}] ${instances.length} instance(s) ready: ${instances.map(i => `${i.url} pid ${i.pid} (${(i.readyAfterMs / 1000).toFixed(1)} s)`).join(', ')}; storage ${provider}`);

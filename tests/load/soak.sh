@@ -15,7 +15,8 @@
 # conversations are spread over them, each staying on its instance), --faults=N (evenly spread; default 1),
 # --down=S (kill: seconds the instance stays down, default 3; pg-restart: seconds the server stays stopped, default
 # 3), --dl-visitors=24, --api-callers=6, --messages=5 (per conversation), --emergency-every=20, --think-min=500,
-# --think-max=1500 (ms), --reply-timeout=15000 (ms), --service-args="--Transcript:Durability=Normal ...".
+# --think-max=1500 (ms), --reply-timeout=15000 (ms), --service-args="--Transcript:Durability=Normal ...",
+# --migrate=start (no `BotService.dll migrate` step before the instances start: each migrates its database itself).
 #
 # What it does:
 #  1. publishes src/BotService in Release to a temp folder (so no `pkill -f net10.0/BotService` elsewhere on a shared

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -67,7 +68,7 @@ public sealed record StorageTarget(StorageProvider Provider, string ConnectionSt
     public object TimeToDb(DateTimeOffset time) => IsSqlite ? TimeConverter.ConvertToProvider(time)! : time.ToUniversalTime();
 
     /// <summary>The time in column <paramref name="ordinal"/>, as <see cref="TimeToDb"/> wrote it.</summary>
-    public DateTimeOffset TimeFromDb(System.Data.Common.DbDataReader reader, int ordinal) => IsSqlite
+    public DateTimeOffset TimeFromDb(DbDataReader reader, int ordinal) => IsSqlite
         ? (DateTimeOffset)TimeConverter.ConvertFromProvider(reader.GetInt64(ordinal))!
         : reader.GetFieldValue<DateTimeOffset>(ordinal);
 
@@ -77,7 +78,7 @@ public sealed record StorageTarget(StorageProvider Provider, string ConnectionSt
     public object GuidToDb(Guid id) => IsSqlite ? id.ToString().ToUpperInvariant() : id;
 
     /// <summary>The key in column <paramref name="ordinal"/>, as <see cref="GuidToDb"/> wrote it.</summary>
-    public Guid GuidFromDb(System.Data.Common.DbDataReader reader, int ordinal) =>
+    public Guid GuidFromDb(DbDataReader reader, int ordinal) =>
         IsSqlite ? Guid.Parse(reader.GetString(ordinal), System.Globalization.CultureInfo.InvariantCulture) : reader.GetGuid(ordinal);
 
     /// <summary>Never the password: for logs and /healthz.</summary>
@@ -173,14 +174,6 @@ public static class StorageSetup
     }
 
     /// <summary>
-    /// Applies migrations. SQLite: creates the file owner-only first (it holds transcripts; SQLite gives the -wal and
-    /// -shm files the database file's permissions) and turns on WAL. PostgreSQL: the server owns the files; the
-    /// database is created if the role may (as EF Core does), otherwise it must exist. When no migration is pending
-    /// (every start but the first after an upgrade) nothing more is done: EF Core's <c>Migrate()</c> would still build
-    /// the migrations' model snapshot and compare it with the model, whose types and code then stay resident for the
-    /// process's life (a restart measured ~4 MB smaller and 0.3 s of CPU quicker; decision 0021).
-    /// </summary>
-    /// <summary>
     /// True if the database's migration history already holds <see cref="LatestMigration"/> (then SQLite's journal is
     /// set to WAL, as <see cref="Migrate"/> does). Plain ADO.NET: at start on a database that is up to date, EF Core is
     /// not loaded at all (decision 0031). False when the history lacks it, has no table yet or cannot be read: the
@@ -215,7 +208,7 @@ public static class StorageSetup
 
             return true;
         }
-        catch (System.Data.Common.DbException)
+        catch (DbException)
         {
             return false; // no history table yet, no database yet, or unreachable: EF Core's migration says which
         }
@@ -225,12 +218,20 @@ public static class StorageSetup
     /// A plain connection to the target, not yet opened, from the same pool EF Core's connections come from (the same
     /// connection string), so <see cref="ClearPools"/> drops both.
     /// </summary>
-    public static System.Data.Common.DbConnection CreateConnection(StorageTarget target) =>
+    public static DbConnection CreateConnection(StorageTarget target) =>
         target.IsSqlite ? new SqliteConnection(target.ConnectionString) : CreatePostgreSqlConnection(target.ConnectionString);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static System.Data.Common.DbConnection CreatePostgreSqlConnection(string connectionString) => new NpgsqlConnection(connectionString);
+    private static DbConnection CreatePostgreSqlConnection(string connectionString) => new NpgsqlConnection(connectionString);
 
+    /// <summary>
+    /// Applies migrations. SQLite: creates the file owner-only first (it holds transcripts; SQLite gives the -wal and
+    /// -shm files the database file's permissions) and turns on WAL. PostgreSQL: the server owns the files; the
+    /// database is created if the role may (as EF Core does), otherwise it must exist. When no migration is pending
+    /// (every start but the first after an upgrade) nothing more is done: EF Core's <c>Migrate()</c> would still build
+    /// the migrations' model snapshot and compare it with the model, whose types and code then stay resident for the
+    /// process's life (a restart measured ~4 MB smaller and 0.3 s of CPU quicker; decision 0021).
+    /// </summary>
     public static void Migrate(BotDbContext db, StorageTarget target)
     {
         if (!db.Database.GetPendingMigrations().Any())
@@ -377,15 +378,15 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
 {
     public static readonly SqliteBusyTimeout Instance = new();
 
-    public override void ConnectionOpened(System.Data.Common.DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Apply(connection);
 
-    public override Task ConnectionOpenedAsync(System.Data.Common.DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
         Apply(connection);
         return Task.CompletedTask;
     }
 
-    private static void Apply(System.Data.Common.DbConnection connection)
+    private static void Apply(DbConnection connection)
     {
         using var command = connection.CreateCommand();
         command.CommandText = StorageSetup.SqliteBusyTimeoutPragma(connection is SqliteConnection sqlite ? sqlite.DefaultTimeout : 5);

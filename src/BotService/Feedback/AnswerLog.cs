@@ -356,7 +356,7 @@ internal sealed partial class AnswerLog(Database database, BotService.Storage.Tr
             _inserter = AnswerRows.Inserter(database.Target);
         }
 
-        // In the transcript writer's next group commit, with multi-row inserts built from the model: not a second
+        // In the transcript writer's next group commit, with multi-row inserts (AnswerRows): not a second
         // writer taking SQLite's one write lock between the transcript's commits, and not AddRange + SaveChanges, whose
         // change tracking cost more CPU per answer than the rest of the turn (docs/benchmarks.md).
         var inserter = _inserter;
