@@ -16,7 +16,7 @@ public sealed class LoadedAssembliesTests
         // Arrange
         await using var service = await ServiceProcess.StartAsync([]);
 
-        // Act: a question, a crisis message (escalated, through EF Core), a Direct Line conversation
+        // Act: a question, a crisis message (escalated), a Direct Line conversation
         (await service.Http.PostAsJsonAsync("/api/ask", new { text = "how much is an infusion?" })).EnsureSuccessStatusCode();
         (await service.Http.PostAsJsonAsync("/api/ask", new { text = "I want to end my life tonight" })).EnsureSuccessStatusCode();
         var (token, conversationId) = await service.StartConversationAsync();
