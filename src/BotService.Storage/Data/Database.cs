@@ -1,5 +1,4 @@
 using System.Data.Common;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace BotService.Storage.Data;
@@ -38,9 +37,7 @@ public sealed class Database(IDbContextFactory<BotDbContext> factory, StorageTar
             await connection.OpenAsync(cancellationToken);
             if (Target.IsSqlite)
             {
-                await using var pragma = connection.CreateCommand();
-                pragma.CommandText = StorageSetup.SqliteBusyTimeoutPragma(((SqliteConnection)connection).DefaultTimeout);
-                await pragma.ExecuteNonQueryAsync(cancellationToken);
+                StorageSetup.ApplySqliteBusyTimeout(connection); // in-process, no I/O: as EF Core's connections get it
             }
 
             return connection;

@@ -142,6 +142,18 @@ public static class StorageSetup
     /// </summary>
     public static string SqliteBusyTimeoutPragma(int seconds) => $"PRAGMA busy_timeout = {seconds * 1000};";
 
+    /// <summary>
+    /// Runs <see cref="SqliteBusyTimeoutPragma"/> with the connection's own default timeout on an open SQLite
+    /// connection: on every connection EF Core opens (<see cref="SqliteBusyTimeout"/>) and every plain one
+    /// (<see cref="Database.OpenConnectionAsync"/>).
+    /// </summary>
+    public static void ApplySqliteBusyTimeout(DbConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = SqliteBusyTimeoutPragma(connection is SqliteConnection sqlite ? sqlite.DefaultTimeout : 5);
+        command.ExecuteNonQuery();
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void UseNpgsql(DbContextOptionsBuilder options, StorageTarget target) =>
         options.UseNpgsql(target.ConnectionString, o => o.MigrationsAssembly(PostgreSqlMigrationsAssembly));
@@ -386,10 +398,5 @@ internal sealed class SqliteBusyTimeout : DbConnectionInterceptor
         return Task.CompletedTask;
     }
 
-    private static void Apply(DbConnection connection)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = StorageSetup.SqliteBusyTimeoutPragma(connection is SqliteConnection sqlite ? sqlite.DefaultTimeout : 5);
-        command.ExecuteNonQuery();
-    }
+    private static void Apply(DbConnection connection) => StorageSetup.ApplySqliteBusyTimeout(connection);
 }

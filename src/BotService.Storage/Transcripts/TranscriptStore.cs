@@ -6,8 +6,6 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using BotService.Storage.Data;
 using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -137,8 +135,6 @@ public sealed partial class TranscriptStore : BackgroundService
     // handed out again from a stale database read (about 100 bytes per conversation).
     private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
     private readonly Lock _reserve = new();
-    private readonly ValueConverter? _time2db;
-
     private readonly StorageTarget _target;
     private readonly string _connectionString;
 
@@ -172,7 +168,6 @@ public sealed partial class TranscriptStore : BackgroundService
         {
             _connectionString = new SqliteConnectionStringBuilder(_target.ConnectionString) { DefaultTimeout = WriterTimeoutSeconds }.ToString();
             _sessionSetup = (normal ? "PRAGMA synchronous=NORMAL;" : "PRAGMA synchronous=FULL;") + StorageSetup.SqliteBusyTimeoutPragma(WriterTimeoutSeconds);
-            _time2db = new DateTimeOffsetToBinaryConverter(); // as the model stores it on SQLite (BotDbContext)
         }
         else
         {
@@ -456,7 +451,7 @@ public sealed partial class TranscriptStore : BackgroundService
 
     public async Task<TranscriptConversation?> FindConversationAsync(string id, CancellationToken cancellationToken)
     {
-        var c = await RetryingTransientAsync(async ct =>
+        return await RetryingTransientAsync(async ct =>
         {
             _database.EnsureReady();
             await using var connection = await _database.OpenConnectionAsync(ct);
@@ -468,7 +463,6 @@ public sealed partial class TranscriptStore : BackgroundService
                 ? new TranscriptConversation(id, reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), _database.TimeFromDb(reader, 2))
                 : null;
         }, null, cancellationToken);
-        return c;
     }
 
     /// <summary>The conversation's activities after <paramref name="afterSeq"/>, in order, at most <paramref name="max"/>.</summary>
@@ -687,7 +681,7 @@ public sealed partial class TranscriptStore : BackgroundService
 
         var sql = _writer ??= Writer.Open(_target.IsSqlite, _connectionString, _sessionSetup, generation);
         var now = _time.GetUtcNow();
-        var nowDb = _time2db?.ConvertToProvider(now) ?? now; // PostgreSQL: timestamptz, always UTC
+        var nowDb = _target.TimeToDb(now); // as the model stores it (SQLite: EF Core's binary time; PostgreSQL: timestamptz, UTC)
         var touched = new HashSet<string>(StringComparer.Ordinal); // one conversation-row update per conversation per batch
         using var tx = sql.Begin();
         foreach (var request in batch)
