@@ -107,6 +107,28 @@ internal static class CeilingEndpoints
 
         public void Complete() => _queue.Writer.TryComplete();
 
+        private readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
+
+        /// <summary>
+        /// Blocks until something is queued (true) or the queue is completed (false) without spinning, as the service's
+        /// transcript writer waits (<c>TranscriptStore.WaitForWork</c>): on two cores a spinning wait takes turns from
+        /// the requests it waits for.
+        /// </summary>
+        private bool WaitForWork()
+        {
+            var wait = _queue.Reader.WaitToReadAsync();
+            if (!wait.IsCompleted)
+            {
+                _wake.Reset();
+                var awaiter = wait.GetAwaiter();
+                awaiter.UnsafeOnCompleted(_wake.Set);
+                _wake.Wait();
+                return awaiter.GetResult();
+            }
+
+            return wait.Result;
+        }
+
         private void Run()
         {
             using var insert = _connection.CreateCommand();
@@ -119,7 +141,7 @@ internal static class CeilingEndpoints
             insert.Prepare();
 
             var batch = new List<(Activity Message, Activity Reply, TaskCompletionSource Done)>();
-            while (_queue.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+            while (WaitForWork())
             {
                 batch.Clear();
                 while (_queue.Reader.TryRead(out var item))
