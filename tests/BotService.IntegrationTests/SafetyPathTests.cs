@@ -173,6 +173,7 @@ public sealed class SafetyPathTests : IAsyncLifetime
     public async Task Ask_DatabaseLockedByAnotherProcess_RepliesAtOnceAndLandsOnceUnlocked()
     {
         var service = await StartAsync(DataPath());
+        await ServiceFixture.WaitHealthyAsync(service.Http); // started and warm, as a load balancer would send it traffic; then the fault
         var locker = await Faults.LockDatabaseAsync(service.DataPath);
 
         var (body, elapsed) = await service.AskAsync(Emergency, "conv-lock");
@@ -210,6 +211,7 @@ public sealed class SafetyPathTests : IAsyncLifetime
     public async Task Ask_DatabaseDeleted_RepliesAtOnceAndLandsInARecreatedDatabase()
     {
         var service = await StartAsync(DataPath());
+        await ServiceFixture.WaitHealthyAsync(service.Http); // started and warm, as a load balancer would send it traffic; then the fault
         foreach (var f in Directory.GetFiles(service.DataPath, "botservice.db*"))
         {
             File.Delete(f);
